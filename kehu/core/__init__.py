@@ -1,0 +1,1 @@
+"""kehu core: entities, storage, the plugin manager, hookspecs and the services every plugin shares."""

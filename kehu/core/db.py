@@ -1,0 +1,138 @@
+"""The database: a peewee Database from a URL, the base model, and portable column types.
+
+All kehu tables bind to one :data:`database` proxy, initialised by :func:`open_database`. Times are stored
+as naive UTC and handed out timezone-aware; money is stored as integer fen and handed out as ``Decimal``.
+"""
+
+import datetime as dt
+import json
+import os
+from decimal import Decimal, ROUND_HALF_UP
+from urllib.parse import urlparse
+
+import peewee
+from playhouse import db_url
+
+from kehu.errors import Invalid
+
+DEFAULT_URL = "sqlite:///kehu.db"
+
+database = peewee.DatabaseProxy()
+
+# WAL lets readers run beside the one writer; busy_timeout makes a second writer wait instead of failing.
+SQLITE_PRAGMAS = (
+    ("journal_mode", "wal"),
+    ("foreign_keys", 1),
+    ("busy_timeout", 30000),
+    ("synchronous", "normal"),
+)
+
+
+def resolve_url(url=None):
+    """The database URL to use: the argument, else ``KEHU_DB``, else ``sqlite:///kehu.db``."""
+    return url or os.environ.get("KEHU_DB") or DEFAULT_URL
+
+
+def make_database(url):
+    """A peewee Database for ``url`` (``sqlite:///path`` or ``postgresql://...``), not yet connected."""
+    scheme = urlparse(url).scheme
+    try:
+        if scheme == "sqlite":
+            # IMMEDIATE: a write transaction takes the write lock at BEGIN, so two writers queue on
+            # busy_timeout instead of deadlocking when both try to upgrade a read lock.
+            return db_url.connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        if scheme in ("postgres", "postgresql", "psycopg3", "postgresext"):
+            return db_url.connect(url, autorollback=True)
+        return db_url.connect(url)
+    except (RuntimeError, ValueError) as exc:
+        raise Invalid(f"unusable database URL {url!r}: {exc}") from None
+
+
+def is_sqlite(db=None):
+    db = db or database.obj
+    return isinstance(db, peewee.SqliteDatabase)
+
+
+def is_postgres(db=None):
+    db = db or database.obj
+    return isinstance(db, peewee.PostgresqlDatabase)
+
+
+def utcnow():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def to_utc(value):
+    """An aware UTC datetime; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """A timestamp stored as naive UTC, read back timezone-aware (UTC)."""
+
+    def db_value(self, value):
+        if isinstance(value, dt.datetime):
+            value = to_utc(value).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value):
+        value = super().python_value(value)
+        if isinstance(value, dt.datetime):
+            return to_utc(value)
+        return value
+
+
+FEN = Decimal("0.01")
+
+
+def money(value):
+    """A ``Decimal`` rounded half-up (四舍五入) to the fen."""
+    return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+class MoneyField(peewee.BigIntegerField):
+    """Money as ``Decimal`` yuan in Python, integer fen in storage, so sums in SQL stay exact."""
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return value * 100
+        return int(money(value) * 100)
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        return (Decimal(int(value)) / 100).quantize(FEN)
+
+
+class JSONField(peewee.TextField):
+    """A JSON document in a text column, portable across SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+    def python_value(self, value):
+        if value is None or value == "":
+            return None
+        return json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+def lock_rows(query):
+    """Lock the selected rows for this transaction, skipping rows another worker holds (PostgreSQL).
+
+    On SQLite the write transaction already holds the database's single write lock (BEGIN IMMEDIATE).
+    """
+    if is_postgres():
+        return query.for_update("FOR UPDATE SKIP LOCKED")
+    return query

@@ -1,0 +1,267 @@
+"""Customers: create (batch-first), show, list, update, transfer, delete — scoped by role on every path."""
+
+from peewee import JOIN
+
+from kehu.core import access, customfields, normalize
+from kehu.core.context import service
+from kehu.core.models import Contact, Customer, User
+from kehu.core.schemas import CustomerInput, listing_bounds, load
+from kehu.core.services import ownership
+from kehu.core.services.lookup import customer_by_id, parse_id, user_by_login
+from kehu.core.views import ContactView, CustomerView, dump, dump_many
+from kehu.errors import Invalid, KehuError, PermissionDenied, Vetoed
+
+DEFAULT_TREE_DEPTH = 4
+CORE_FIELDS = ("name", "phone", "email", "region", "industry", "source", "parent", "custom")
+
+
+def tree_depth_limit(context):
+    return int((context.workspace.settings or {}).get("customer_tree_depth", DEFAULT_TREE_DEPTH))
+
+
+def _ancestors(context, customer_id):
+    """Ids from ``customer_id`` up to its root (bounded by the depth limit plus one, against bad data)."""
+    chain = []
+    current = customer_id
+    while current is not None and len(chain) <= tree_depth_limit(context) + 1:
+        chain.append(current)
+        current = (Customer.select(Customer.parent).where(Customer.id == current).scalar())
+    return chain
+
+
+def _subtree_height(context, customer_id):
+    """Levels in the subtree rooted at ``customer_id`` (1 = no children), one query per level."""
+    height, level = 1, [customer_id]
+    while True:
+        level = [cid for (cid,) in Customer.select(Customer.id).where(
+            Customer.workspace == context.workspace, Customer.parent.in_(level),
+            Customer.deleted_at.is_null()).tuples()]
+        if not level or height > tree_depth_limit(context) + 1:
+            return height
+        height += 1
+
+
+def _check_parent(context, parent_id, moving_id=None):
+    """A parent must exist, be visible, not be the record itself or below it, and keep the tree ≤ N levels."""
+    parent = customer_by_id(context, parent_id)
+    if not access.owner_in_scope(context, parent.owner_id):
+        raise PermissionDenied(f"customer {parent.id} is outside your data scope")
+    chain = _ancestors(context, parent.id)
+    if moving_id is not None and moving_id in chain:
+        raise Invalid(f"customer {parent.id} is {moving_id} itself or below it: a tree cannot loop")
+    height = _subtree_height(context, moving_id) if moving_id is not None else 1
+    limit = tree_depth_limit(context)
+    if len(chain) + height > limit:
+        raise Invalid(f"a customer tree has at most {limit} levels; under {parent.id} this would make "
+                      f"{len(chain) + height}")
+    return parent
+
+
+def _keys(values):
+    out = {}
+    if "name" in values:
+        out["name_key"] = normalize.company_key(values["name"])
+    if "phone" in values:
+        out["phone_key"] = normalize.phone_key(values["phone"])
+    if "email" in values:
+        out["email_key"] = normalize.email_key(values["email"])
+    return out
+
+
+def _prepare(context, raw):
+    """Validate one input record; return the dict of values to write (owner as a user id)."""
+    data = load(CustomerInput(), raw)
+    owner = context.user
+    if data["owner"]:
+        owner = user_by_login(context, data["owner"])
+    if owner is not None and context.user is not None and owner.id != context.user.id:
+        access.require(context, "assign", "give customers to other users")
+        if not access.owner_in_scope(context, owner.id):
+            raise PermissionDenied(f"{owner.login} is outside the data scope of {context.user.login}")
+    if data["parent"] is not None:
+        _check_parent(context, parse_id(data["parent"], "parent customer"))
+    data["custom"] = customfields.validate_values(context, "customer", data["custom"])
+    data["owner"] = owner.id if owner is not None else None
+    return data
+
+
+@service
+def create_customers(context, records, origin="manual"):
+    """Create customers from a list of input dicts: the batch-first path shared by the CLI and imports.
+
+    Returns ``{"created": [customer dicts], "rejected": [{"index", "error", "code"}]}``: a record that
+    fails validation or is vetoed by a plugin is rejected and the rest go on.
+    """
+    access.require(context, "create", "create customers")
+    prepared, rejected = [], []
+    for index, raw in enumerate(records):
+        try:
+            prepared.append((index, _prepare(context, raw)))
+        except KehuError as exc:
+            rejected.append({"index": index, "error": exc.message, "code": exc.code})
+    vetoes = context.vetoes("kehu_before_create", prepared, entity="customer",
+                            records=[values for _, values in prepared], origin=origin)
+    accepted = []
+    for (index, values), found in zip(prepared, vetoes):
+        if found:
+            rejected.append({"index": index, "error": "; ".join(v.reason for v in found), "code": "vetoed"})
+        else:
+            accepted.append((index, values))
+    created = []
+    for index, values in accepted:
+        owner_id = values.pop("owner")
+        customer = Customer.create(workspace=context.workspace, created_at=context.now, updated_at=context.now,
+                                   **values, **_keys(values))
+        created.append(customer)
+        context.audit("customer.created", "customer", customer.id,
+                      after={**dump(CustomerView, customer), "origin": origin})
+        if owner_id is not None:
+            ownership.write_owner(context, Customer, "customer", [customer.id], owner_id, "created")
+            customer.owner_id = owner_id
+    result = dump_many(CustomerView, created)
+    if result:
+        context.after_commit(lambda: context.hooks.kehu_records_created(context=context, entity="customer",
+                                                                        records=result))
+    rejected.sort(key=lambda r: r["index"])
+    return {"created": result, "rejected": rejected}
+
+
+def create_customer(context, origin="manual", **fields):
+    """Create one customer; fails with the record's own error (``invalid``, ``vetoed``, ...)."""
+    outcome = create_customers(context, [fields], origin=origin)
+    if outcome["rejected"]:
+        problem = outcome["rejected"][0]
+        error = Vetoed if problem["code"] == "vetoed" else KehuError
+        raise error(problem["error"], code=problem["code"])
+    return outcome["created"][0]
+
+
+def _visible(context, customer_id, permission="view"):
+    customer = customer_by_id(context, customer_id)
+    access.require_record(context, permission, customer.owner_id, f"customer {customer.id}")
+    return customer
+
+
+def show_customer(context, customer_id):
+    """One customer with its contacts and its parent chain."""
+    customer = _visible(context, customer_id)
+    result = dump(CustomerView, customer)
+    result["contacts"] = dump_many(ContactView, Contact.select().where(
+        Contact.workspace == context.workspace, Contact.customer == customer).order_by(Contact.id))
+    result["ancestors"] = _ancestors(context, customer.id)[1:]
+    result["children"] = [cid for (cid,) in Customer.select(Customer.id).where(
+        Customer.workspace == context.workspace, Customer.parent == customer,
+        Customer.deleted_at.is_null()).order_by(Customer.id).tuples()]
+    return result
+
+
+def list_customers(context, owner=None, region=None, industry=None, source=None, parent=None, search=None,
+                   limit=100, offset=0):
+    """Customers the acting user may see, filtered; ``search`` matches the name, phone or e-mail."""
+    limit, offset = listing_bounds(limit, offset)
+    query = (Customer.select(Customer, User).join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
+             .where(Customer.workspace == context.workspace, Customer.deleted_at.is_null())
+             .order_by(Customer.id))
+    condition = access.owner_condition(context, Customer.owner)
+    if condition is not None:
+        query = query.where(condition)
+    if owner:
+        query = query.where(Customer.owner == user_by_login(context, owner, active_only=False))
+    for column, value in ((Customer.region, region), (Customer.industry, industry), (Customer.source, source)):
+        if value:
+            query = query.where(column == value)
+    if parent is not None:
+        query = query.where(Customer.parent == parse_id(parent, "parent customer"))
+    if search:
+        term = search.strip()
+        clauses = Customer.name.contains(term) | (Customer.name_key.contains(normalize.company_key(term)))
+        try:
+            phone = normalize.phone_key(term)
+        except ValueError:
+            phone = None
+        if phone:
+            clauses |= Customer.phone_key == phone
+        clauses |= Customer.email_key == term.lower()
+        query = query.where(clauses)
+    if limit:
+        query = query.limit(limit).offset(offset)
+    return dump_many(CustomerView, query)
+
+
+@service
+def update_customer(context, customer_id, **patch):
+    """Change a customer's fields (``custom`` merges; a ``None`` value clears). ``owner`` transfers it."""
+    new_owner = patch.pop("owner", None)
+    patch = {k: v for k, v in patch.items() if v is not None or k in ("parent",)}
+    unknown = set(patch) - set(CORE_FIELDS)
+    if unknown:
+        raise Invalid(f"cannot update {', '.join(sorted(unknown))}")
+    customer = _visible(context, customer_id, "edit")
+    if not patch and not new_owner:
+        raise Invalid("nothing to update")
+    data = load(CustomerInput(), {"name": customer.name, **{k: v for k, v in patch.items() if k != "custom"}},
+                partial=True) if patch else {}
+    data = {k: v for k, v in data.items() if k in patch}
+    if "custom" in patch:
+        data["custom"] = customfields.validate_values(context, "customer", patch["custom"], customer.custom)
+    if "parent" in patch and patch["parent"] not in (None, "", 0, "0"):
+        data["parent"] = _check_parent(context, parse_id(patch["parent"], "parent customer"), customer.id).id
+    elif "parent" in patch:
+        data["parent"] = None
+    before = dump(CustomerView, customer)
+    if data:
+        context.raise_if_vetoed("kehu_before_update", [customer], entity="customer",
+                                changes=[(before, data)])
+        for key, value in {**data, **_keys(data)}.items():
+            setattr(customer, key, value)
+        customer.updated_at = context.now
+        customer.save()
+    if new_owner:
+        transfer_customers(context, [customer.id], new_owner, reason="updated")
+        customer = customer_by_id(context, customer.id)
+    after = dump(CustomerView, customer)
+    if data:
+        context.audit("customer.updated", "customer", customer.id, before=before, after=after)
+        context.after_commit(lambda: context.hooks.kehu_records_updated(
+            context=context, entity="customer", changes=[(before, after)]))
+    return after
+
+
+@service
+def transfer_customers(context, customer_ids, to, reason="transfer"):
+    """Give customers to the user ``to`` (needs ``assign``; both the records and ``to`` in scope)."""
+    access.require(context, "assign", "transfer customers")
+    target = user_by_login(context, to)
+    if not access.owner_in_scope(context, target.id):
+        raise PermissionDenied(f"{target.login} is outside the data scope of {context.actor_label}")
+    ids = []
+    for customer_id in customer_ids:
+        customer = _visible(context, customer_id, "assign")
+        ids.append(customer.id)
+    changes = ownership.write_owner(context, Customer, "customer", ids, target.id, reason)
+    return {"transferred": [c.id for c in changes], "to": target.login}
+
+
+@service
+def delete_customer(context, customer_id):
+    """Delete a customer (managers and above within scope; reps never). Kept as a soft delete for audit."""
+    customer = _visible(context, customer_id, "delete")
+    before = dump(CustomerView, customer)
+    context.raise_if_vetoed("kehu_before_delete", [before], entity="customer", records=[before])
+    customer.deleted_at = context.now
+    customer.save()
+    context.audit("customer.deleted", "customer", customer.id, before=before)
+    context.after_commit(lambda: context.hooks.kehu_records_deleted(context=context, entity="customer",
+                                                                    records=[before]))
+    return {"id": customer.id, "deleted": True}
+
+
+SERVICES = {
+    "create": create_customer,
+    "create_many": create_customers,
+    "show": show_customer,
+    "list": list_customers,
+    "update": update_customer,
+    "transfer": transfer_customers,
+    "delete": delete_customer,
+}

@@ -27,16 +27,18 @@ class App:
         self.registry = Registry(pm)
 
     @classmethod
-    def open(cls, url=None, plugins=(), load_entry_points=True, upgrade=True):
+    def open(cls, url=None, plugins=(), load_entry_points=True, upgrade=True, plugin_manager=None):
         """Open the database at ``url`` (see :func:`kehu.core.db.resolve_url`), migrating it when new.
 
-        ``plugins`` is a sequence of ``(name, module)`` registered beside the installed ones.
+        ``plugins`` is a sequence of ``(name, module)`` registered beside the installed ones;
+        ``plugin_manager`` reuses a manager already built (the CLI builds one to mount commands).
         """
         url = resolve_url(url)
         db = make_database(url)
         database.initialize(db)
         db.connect(reuse_if_open=True)
-        app = cls(url, db, make_plugin_manager(load_entry_points, plugins))
+        pm = plugin_manager or make_plugin_manager(load_entry_points, plugins)
+        app = cls(url, db, pm)
         if upgrade and schema.needs_upgrade(app.registry):
             app.upgrade()
         return app

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from kehu.core.hookspecs import hookimpl
 from kehu.core.models import CORE_MODELS
-from kehu.core.services import activities, contacts, customers, opportunities, org, records, users, workspaces
+from kehu.core.services import activities, contacts, customers, opportunities, org, records, reports, users, workspaces
 
 
 @hookimpl
@@ -29,6 +29,11 @@ def kehu_register_services(register):
 @hookimpl
 def kehu_register_jobs(register):
     register("core.task_reminders", activities.remind_due_tasks, every="tick")
+
+
+@hookimpl
+def kehu_register_reports(register):
+    register("activity-summary", reports.activity_summary, "activities per user and kind")
 
 
 @hookimpl(trylast=True)

@@ -194,3 +194,15 @@ def kehu_notify(context, notifications):
 
     Core's own implementation stores them for ``kehu inbox``; a plugin may also e-mail or push them.
     """
+
+
+# --- the demo ------------------------------------------------------------------------------------------
+
+
+@hookspec
+def kehu_populate_demo(context, customers, say):
+    """Add this plugin's sample records to the ``kehu demo`` workspace, through its own services.
+
+    ``customers`` maps demo keys (``group``, ``east``, ``hz``, ``tea``, ``nj``, ``bj``) to customer ids;
+    ``say(line)`` adds a line to the printed tour. ``context`` acts as the workspace admin.
+    """

@@ -28,3 +28,11 @@ def kehu_workspace_created(context):
 def kehu_plugin_enabled(context, plugin):
     if plugin == "leads":
         _ensure_public_pool(context)
+
+
+@hookimpl
+def kehu_populate_demo(context, customers, say):
+    pool = Pool.get(Pool.workspace == context.workspace, Pool.name == PUBLIC_POOL)
+    say(f"leads: the public pool '{pool.name}' (公海) is ready: a rep may hold {pool.max_held} leads and claim "
+        f"{pool.daily_claims} a day; unconverted leads return after {pool.protect_days} days, "
+        f"or after {pool.followup_days} days without follow-up.")

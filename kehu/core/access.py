@@ -96,10 +96,12 @@ def users_in_scope(context):
 
 def owner_condition(context, owner_field):
     """A peewee expression restricting ``owner_field`` to what the acting user sees (``None`` = all)."""
-    scope = users_in_scope(context)
-    if scope is None:
+    role = role_of(context)
+    if role is None or role.scope == "all":
         return None
-    return owner_field.in_(scope)
+    if role.scope == "own" or context.user.unit_id is None:
+        return owner_field == context.user.id  # lets the (workspace, owner) index serve the query
+    return owner_field.in_(users_in_scope(context))
 
 
 def owner_in_scope(context, owner_id):

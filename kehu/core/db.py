@@ -78,7 +78,12 @@ class UTCDateTimeField(peewee.DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value):
-        value = super().python_value(value)
+        if isinstance(value, str):
+            # SQLite hands back text; fromisoformat (C) is far faster than peewee's strptime loop.
+            try:
+                value = dt.datetime.fromisoformat(value)
+            except ValueError:
+                value = super().python_value(value)
         if isinstance(value, dt.datetime):
             return to_utc(value)
         return value

@@ -1,7 +1,5 @@
 """Activities: calls, visits, notes and tasks logged against a customer or any record (``lead:12``)."""
 
-from peewee import JOIN
-
 from kehu.core import access
 from kehu.core.context import Notice, service
 from kehu.core.db import lock_rows
@@ -9,7 +7,7 @@ from kehu.core.models import Activity, Customer, User
 from kehu.core.schemas import ActivityInput, listing_bounds, load
 from kehu.core.services.lookup import customer_by_id, parse_id
 from kehu.core.timeutil import parse_instant
-from kehu.core.views import ActivityView, dump, dump_many
+from kehu.core.views import ActivityView, dump, dump_many, with_login
 from kehu.errors import Conflict, NotFound
 
 
@@ -62,8 +60,7 @@ def _scoped(context, query):
 def list_activities(context, customer=None, kind=None, open_only=False, mine=False, entity=None, limit=100,
                     offset=0):
     limit, offset = listing_bounds(limit, offset)
-    query = (Activity.select(Activity, User).join(User, JOIN.LEFT_OUTER, on=(Activity.user == User.id))
-             .where(Activity.workspace == context.workspace).order_by(Activity.id))
+    query = Activity.select().where(Activity.workspace == context.workspace).order_by(Activity.id)
     query = _scoped(context, query)
     if customer is not None:
         query = query.where(Activity.customer == parse_id(customer, "customer"))
@@ -77,7 +74,7 @@ def list_activities(context, customer=None, kind=None, open_only=False, mine=Fal
         query = query.where(Activity.user == context.user)
     if limit:
         query = query.limit(limit).offset(offset)
-    return dump_many(ActivityView, query)
+    return dump_many(ActivityView, with_login(query, Activity, User, "user"))
 
 
 @service

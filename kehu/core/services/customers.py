@@ -1,14 +1,12 @@
 """Customers: create (batch-first), show, list, update, transfer, delete — scoped by role on every path."""
 
-from peewee import JOIN
-
 from kehu.core import access, customfields, normalize
 from kehu.core.context import service
-from kehu.core.models import Contact, Customer, User
+from kehu.core.models import Contact, Customer, Event, User
 from kehu.core.schemas import CustomerInput, listing_bounds, load
 from kehu.core.services import ownership
 from kehu.core.services.lookup import customer_by_id, parse_id, user_by_login
-from kehu.core.views import ContactView, CustomerView, dump, dump_many
+from kehu.core.views import ContactView, CustomerView, dump, dump_many, with_login
 from kehu.errors import Invalid, KehuError, PermissionDenied, Vetoed
 
 DEFAULT_TREE_DEPTH = 4
@@ -68,16 +66,23 @@ def _keys(values):
     return out
 
 
-def _prepare(context, raw):
+def _owner_for(context, login, owners):
+    """The owner a new record gets (``login`` or the acting user), checked once per login in a batch."""
+    key = login or None
+    if key not in owners:
+        owner = user_by_login(context, login) if login else context.user
+        if owner is not None and context.user is not None and owner.id != context.user.id:
+            access.require(context, "assign", "give customers to other users")
+            if not access.owner_in_scope(context, owner.id):
+                raise PermissionDenied(f"{owner.login} is outside the data scope of {context.user.login}")
+        owners[key] = owner
+    return owners[key]
+
+
+def _prepare(context, schema, raw, owners):
     """Validate one input record; return the dict of values to write (owner as a user id)."""
-    data = load(CustomerInput(), raw)
-    owner = context.user
-    if data["owner"]:
-        owner = user_by_login(context, data["owner"])
-    if owner is not None and context.user is not None and owner.id != context.user.id:
-        access.require(context, "assign", "give customers to other users")
-        if not access.owner_in_scope(context, owner.id):
-            raise PermissionDenied(f"{owner.login} is outside the data scope of {context.user.login}")
+    data = load(schema, raw)
+    owner = _owner_for(context, data["owner"], owners)
     if data["parent"] is not None:
         _check_parent(context, parse_id(data["parent"], "parent customer"))
     data["custom"] = customfields.validate_values(context, "customer", data["custom"])
@@ -90,40 +95,45 @@ def create_customers(context, records, origin="manual"):
     """Create customers from a list of input dicts: the batch-first path shared by the CLI and imports.
 
     Returns ``{"created": [customer dicts], "rejected": [{"index", "error", "code"}]}``: a record that
-    fails validation or is vetoed by a plugin is rejected and the rest go on.
+    fails validation or is vetoed by a plugin is rejected and the rest go on. A new customer's first owner
+    is written with the row (announced by ``kehu_records_created``); every later change of owner goes
+    through :func:`kehu.core.services.ownership.write_owner`.
     """
     access.require(context, "create", "create customers")
-    prepared, rejected = [], []
+    prepared, rejected, owners = [], [], {}
+    schema = CustomerInput()  # built once per batch: building one costs more than loading a row
     for index, raw in enumerate(records):
         try:
-            prepared.append((index, _prepare(context, raw)))
+            prepared.append((index, _prepare(context, schema, raw, owners)))
         except KehuError as exc:
             rejected.append({"index": index, "error": exc.message, "code": exc.code})
     vetoes = context.vetoes("kehu_before_create", prepared, entity="customer",
                             records=[values for _, values in prepared], origin=origin)
-    accepted = []
+    logins = {owner.id: owner.login for owner in owners.values() if owner is not None}
+    rows = []
     for (index, values), found in zip(prepared, vetoes):
         if found:
             rejected.append({"index": index, "error": "; ".join(v.reason for v in found), "code": "vetoed"})
-        else:
-            accepted.append((index, values))
-    created = []
-    for index, values in accepted:
-        owner_id = values.pop("owner")
-        customer = Customer.create(workspace=context.workspace, created_at=context.now, updated_at=context.now,
-                                   **values, **_keys(values))
-        created.append(customer)
-        context.audit("customer.created", "customer", customer.id,
-                      after={**dump(CustomerView, customer), "origin": origin})
-        if owner_id is not None:
-            ownership.write_owner(context, Customer, "customer", [customer.id], owner_id, "created")
-            customer.owner_id = owner_id
-    result = dump_many(CustomerView, created)
-    if result:
+            continue
+        rows.append({**values, **_keys(values), "workspace": context.workspace.id, "created_at": context.now,
+                     "updated_at": context.now})
+    created, events = [], []
+    if rows:
+        # One multi-row INSERT; RETURNING gives the ids in VALUES order (SQLite >= 3.35, PostgreSQL).
+        ids = [row.id for row in Customer.insert_many(rows).returning(Customer.id).execute()]
+        for customer_id, row in zip(ids, rows):
+            customer = Customer(id=customer_id, **row)
+            customer.__dict__["owner_login"] = logins.get(row["owner"])
+            record = dump(CustomerView, customer)
+            created.append(record)
+            events.append({"workspace": context.workspace.id, "actor": getattr(context.user, "id", None),
+                           "at": context.now, "action": "customer.created", "entity_type": "customer",
+                           "entity_id": str(customer_id), "after": {**record, "origin": origin}})
+        Event.insert_many(events).execute()
         context.after_commit(lambda: context.hooks.kehu_records_created(context=context, entity="customer",
-                                                                        records=result))
+                                                                        records=created))
     rejected.sort(key=lambda r: r["index"])
-    return {"created": result, "rejected": rejected}
+    return {"created": created, "rejected": rejected}
 
 
 def create_customer(context, origin="manual", **fields):
@@ -159,8 +169,7 @@ def list_customers(context, owner=None, region=None, industry=None, source=None,
                    limit=100, offset=0):
     """Customers the acting user may see, filtered; ``search`` matches the name, phone or e-mail."""
     limit, offset = listing_bounds(limit, offset)
-    query = (Customer.select(Customer, User).join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
-             .where(Customer.workspace == context.workspace, Customer.deleted_at.is_null())
+    query = (Customer.select().where(Customer.workspace == context.workspace, Customer.deleted_at.is_null())
              .order_by(Customer.id))
     condition = access.owner_condition(context, Customer.owner)
     if condition is not None:
@@ -185,7 +194,7 @@ def list_customers(context, owner=None, region=None, industry=None, source=None,
         query = query.where(clauses)
     if limit:
         query = query.limit(limit).offset(offset)
-    return dump_many(CustomerView, query)
+    return dump_many(CustomerView, with_login(query, Customer, User, "owner"))
 
 
 @service

@@ -1,7 +1,6 @@
 """Opportunities (商机): customer, amount, stage, owner, expected close; stage sets come from packs."""
 
 from marshmallow import fields, validate
-from peewee import JOIN
 
 from kehu.core import access
 from kehu.core.context import service
@@ -9,7 +8,7 @@ from kehu.core.models import Opportunity, User
 from kehu.core.schemas import OPPORTUNITY_STATUSES, OpportunityInput, StrictSchema, listing_bounds, load
 from kehu.core.services.lookup import customer_by_id, parse_id, user_by_login
 from kehu.core.services import ownership
-from kehu.core.views import OpportunityView, dump, dump_many
+from kehu.core.views import OpportunityView, dump, dump_many, with_login
 from kehu.errors import NotFound, PermissionDenied
 
 
@@ -81,8 +80,7 @@ def show_opportunity(context, opportunity_id):
 
 def list_opportunities(context, customer=None, stage=None, status=None, owner=None, limit=100, offset=0):
     limit, offset = listing_bounds(limit, offset)
-    query = (Opportunity.select(Opportunity, User).join(User, JOIN.LEFT_OUTER, on=(Opportunity.owner == User.id))
-             .where(Opportunity.workspace == context.workspace).order_by(Opportunity.id))
+    query = Opportunity.select().where(Opportunity.workspace == context.workspace).order_by(Opportunity.id)
     condition = access.owner_condition(context, Opportunity.owner)
     if condition is not None:
         query = query.where(condition)
@@ -96,7 +94,7 @@ def list_opportunities(context, customer=None, stage=None, status=None, owner=No
         query = query.where(Opportunity.owner == user_by_login(context, owner, active_only=False))
     if limit:
         query = query.limit(limit).offset(offset)
-    return dump_many(OpportunityView, query)
+    return dump_many(OpportunityView, with_login(query, Opportunity, User, "owner"))
 
 
 SERVICES = {"create": create_opportunity, "update": update_opportunity, "show": show_opportunity,

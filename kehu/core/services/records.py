@@ -1,22 +1,19 @@
 """The audit trail, custom field definitions and the inbox."""
 
-from peewee import JOIN
-
 from kehu.core import access
 from kehu.core.context import service
 from kehu.core.models import Customer, Event, FieldDefinition, Notification, User
 from kehu.core.schemas import FieldInput, listing_bounds, load
-from kehu.core.services.lookup import customer_by_id
+from kehu.core.services.lookup import customer_by_id, user_by_login
 from kehu.core.services.customers import CORE_FIELDS
-from kehu.core.views import EventView, FieldView, NotificationView, dump, dump_many
+from kehu.core.views import EventView, FieldView, NotificationView, dump, dump_many, with_login
 from kehu.errors import Conflict, Invalid
 
 
 def list_events(context, entity=None, action=None, actor=None, limit=100, offset=0):
     """Audit rows, newest first. The whole log needs ``admin``; a record's own history needs only to see it."""
     limit, offset = listing_bounds(limit, offset)
-    query = (Event.select(Event, User).join(User, JOIN.LEFT_OUTER, on=(Event.actor == User.id))
-             .where(Event.workspace == context.workspace).order_by(Event.id.desc()))
+    query = Event.select().where(Event.workspace == context.workspace).order_by(Event.id.desc())
     if entity:
         kind, _, entity_id = entity.partition(":")
         if not kind or not entity_id:
@@ -35,10 +32,10 @@ def list_events(context, entity=None, action=None, actor=None, limit=100, offset
     if action:
         query = query.where(Event.action == action)
     if actor:
-        query = query.where(User.login == actor)
+        query = query.where(Event.actor == user_by_login(context, actor, active_only=False))
     if limit:
         query = query.limit(limit).offset(offset)
-    return dump_many(EventView, query)
+    return dump_many(EventView, with_login(query, Event, User, "actor"))
 
 
 @service

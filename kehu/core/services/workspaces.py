@@ -1,7 +1,7 @@
 """Workspaces and per-workspace plugin enablement."""
 
 from kehu.core.access import DEFAULT_ROLES
-from kehu.core.context import Context, service
+from kehu.core.context import service
 from kehu.core.db import database
 from kehu.core.models import Role, User, Workspace, WorkspacePlugin
 from kehu.core.schemas import WorkspaceInput, load

@@ -10,7 +10,7 @@ from kehu.core.registry import Registry
 from kehu.core.services import jobs, workspaces
 from kehu.core.services.lookup import user_by_login
 from kehu.core.timeutil import parse_instant, zone
-from kehu.errors import NotFound, PermissionDenied
+from kehu.errors import Invalid, NotFound, PermissionDenied
 
 
 class App:
@@ -90,6 +90,8 @@ class App:
                 context.user = user_by_login(context, user)
             except NotFound:
                 raise PermissionDenied(f"{user!r} is not a user of workspace {name}") from None
+            except Invalid:
+                raise PermissionDenied(f"{user!r} is not an active user of workspace {name}") from None
         return WorkspaceHandle(context)
 
     def tick(self, now=None, workspace=None):

@@ -107,14 +107,18 @@ def kehu_register_api(api):
 
 @hookspec
 def kehu_workspace_created(context):
-    """A workspace was created with this plugin enabled: seed its default data (pools, forms, ...)."""
+    """A workspace is being created with this plugin enabled: seed its default data (pools, forms, ...).
+
+    Runs inside the creating transaction, so a failure leaves no half-made workspace.
+    """
 
 
 @hookspec
 def kehu_plugin_enabled(context, plugin):
-    """``plugin`` (a name) was enabled in ``context.workspace``; the enabled plugin itself receives this too.
+    """``plugin`` (a name) is being enabled in ``context.workspace``; the plugin itself receives this too.
 
-    Seed missing defaults here; data kept from an earlier enablement must be left as it is.
+    Runs inside the enabling transaction. Seed missing defaults here; data kept from an earlier
+    enablement must be left as it is.
     """
 
 

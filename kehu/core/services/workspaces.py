@@ -65,8 +65,9 @@ def create_workspace(app, name, admin, timezone="Asia/Shanghai", plugins=None, n
         context.audit("workspace.created", "workspace", workspace.id,
                       after={"name": workspace.name, "timezone": workspace.timezone, "plugins": enabled,
                              "admin": user.login})
-    context = app.context(workspace, None, now)
-    context.hooks.kehu_workspace_created(context=context)
+        context.enabled = frozenset(enabled)
+        # Seeding runs in the creating transaction: a plugin that fails to seed leaves no half workspace.
+        context.hooks.kehu_workspace_created(context=context)
     result = dump(WorkspaceView, workspace)
     result["plugins"] = enabled
     result["admin"] = user.login
@@ -132,7 +133,7 @@ def enable_plugin(context, name):
     context.enabled = context.enabled | {name}
     seed_roles(context, {name})
     context.audit("plugin.enabled", "plugin", name)
-    context.after_commit(lambda: context.hooks.kehu_plugin_enabled(context=context, plugin=name))
+    context.hooks.kehu_plugin_enabled(context=context, plugin=name)
     return {"plugin": name, "enabled": True, "changed": True}
 
 

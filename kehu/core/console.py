@@ -156,6 +156,14 @@ def list_options(function):
     return function
 
 
+def page(rows, limit, offset):
+    """Apply ``--limit``/``--offset`` to a list a service returned whole (small catalogues only)."""
+    from kehu.core.schemas import listing_bounds
+
+    limit, offset = listing_bounds(limit, offset)
+    return rows[offset:offset + limit] if limit else rows[offset:]
+
+
 def error_payload(message, code):
     return {"error": message, "code": code}
 

@@ -2,7 +2,7 @@
 
 import click
 
-from kehu.core.console import emit, list_options, pass_context, pass_state
+from kehu.core.console import emit, list_options, page, pass_context, pass_state
 from kehu.core.services import org, records, users, workspaces
 
 
@@ -29,11 +29,12 @@ def workspace_create(state, name, admin_login, timezone, plugins):
 
 
 @workspace.command("list")
+@list_options
 @pass_state
-def workspace_list(state):
+def workspace_list(state, limit, offset, csv_output):
     """List workspaces and their enabled plugins."""
-    rows = state.app.workspaces()
-    emit(rows, columns=["id", "name", "timezone", "plugins"])
+    emit(page(state.app.workspaces(), limit, offset), columns=["id", "name", "timezone", "plugins"],
+         csv_output=csv_output)
 
 
 @click.group()
@@ -42,10 +43,12 @@ def plugins():
 
 
 @plugins.command("list")
+@list_options
 @pass_context
-def plugins_list(context):
+def plugins_list(context, limit, offset, csv_output):
     """Every installed plugin: version, built-in or third-party, enabled in this workspace."""
-    emit(workspaces.list_plugins(context), columns=["name", "version", "builtin", "enabled", "description"])
+    emit(page(workspaces.list_plugins(context), limit, offset),
+         columns=["name", "version", "builtin", "enabled", "description"], csv_output=csv_output)
 
 
 @plugins.command("enable")
@@ -141,10 +144,12 @@ def user_list(context, include_inactive, role, unit, limit, offset, csv_output):
 
 
 @user_group.command("roles")
+@list_options
 @pass_context
-def user_roles(context):
+def user_roles(context, limit, offset, csv_output):
     """The workspace's roles: rank, data scope and permissions."""
-    emit(users.list_roles(context), columns=["key", "rank", "scope", "permissions", "label"])
+    emit(page(users.list_roles(context), limit, offset), columns=["key", "rank", "scope", "permissions", "label"],
+         csv_output=csv_output)
 
 
 @click.group("field")
@@ -167,10 +172,12 @@ def field_add(context, name, field_type, choices, required, entity, label):
 
 @field_group.command("list")
 @click.option("--entity")
+@list_options
 @pass_context
-def field_list(context, entity):
+def field_list(context, entity, limit, offset, csv_output):
     """The declared custom fields."""
-    emit(records.list_fields(context, entity), columns=["entity", "name", "type", "choices", "required"])
+    emit(page(records.list_fields(context, entity), limit, offset),
+         columns=["entity", "name", "type", "choices", "required"], csv_output=csv_output)
 
 
 @click.group("db")

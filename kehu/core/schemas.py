@@ -48,26 +48,27 @@ class Text(fields.String):
         return normalize.clean_text(value)
 
 
-class Phone(Text):
+class Keyed(Text):
+    """Text that must reduce to a matching key (``key_function`` raises ``ValueError`` when it cannot)."""
+
+    key_function = None
+
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
         if value is not None:
             try:
-                normalize.phone_key(value)
+                type(self).key_function(value)
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
         return value
 
 
-class Email(Text):
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if value is not None:
-            try:
-                normalize.email_key(value)
-            except ValueError as exc:
-                raise ValidationError(str(exc)) from None
-        return value
+class Phone(Keyed):
+    key_function = staticmethod(normalize.phone_key)
+
+
+class Email(Keyed):
+    key_function = staticmethod(normalize.email_key)
 
 
 class StrictSchema(Schema):

@@ -112,13 +112,18 @@ def list_plugins(context):
     return out
 
 
+def _installed(context, name):
+    info = context.app.pm.infos.get(name)
+    if info is None or name == "core":
+        raise NotFound(f"no plugin {name!r} is installed")
+    return info
+
+
 @service
 def enable_plugin(context, name):
     """Enable ``name`` in the workspace (admin). Its kept data comes back; missing defaults are seeded."""
     access.require(context, "admin", "enable plugins")
-    info = context.app.pm.infos.get(name)
-    if info is None or name == "core":
-        raise NotFound(f"no plugin {name!r} is installed")
+    info = _installed(context, name)
     if not info.loaded:
         raise Invalid(f"plugin {name} failed to load: {info.error}")
     missing = [r for r in info.requires if r not in context.enabled]
@@ -141,9 +146,7 @@ def enable_plugin(context, name):
 def disable_plugin(context, name):
     """Disable ``name`` in the workspace (admin). Its data is kept; its hooks and commands stop here."""
     access.require(context, "admin", "disable plugins")
-    info = context.app.pm.infos.get(name)
-    if info is None or name == "core":
-        raise NotFound(f"no plugin {name!r} is installed")
+    _installed(context, name)
     if name not in context.enabled:
         return {"plugin": name, "enabled": False, "changed": False}
     dependants = [n for n in context.enabled if name in context.app.pm.infos[n].requires]

@@ -5,6 +5,8 @@ Plugins add commands through ``kehu_register_commands``; core wraps each one so 
 ``kehu plugins list`` with its error instead of breaking the CLI.
 """
 
+import datetime
+import logging
 import sys
 import traceback
 
@@ -14,12 +16,17 @@ import peewee
 from kehu import __version__
 from kehu.core import console
 from kehu.core.plugins import call_each, make_plugin_manager
+from kehu.core.timeutil import parse_instant
 from kehu.errors import KehuError
+
+log = logging.getLogger(__name__)
 
 
 def _owned_by(plugin, command):
     """Wrap ``command`` (and its subcommands) so it first checks that ``plugin`` is enabled here."""
-    original = command.callback
+    # Mounted again by every make_cli(): wrap the plugin's own callback, never an earlier wrapper.
+    original = getattr(command, "kehu_original_callback", command.callback)
+    command.kehu_original_callback = original
 
     def check_then_run(*args, **kwargs):
         state = click.get_current_context().find_object(console.State)
@@ -58,6 +65,10 @@ class KehuGroup(click.Group):
                 """The ``cli`` a plugin receives: add_command records which plugin owns the command."""
 
                 def add_command(inner, command, name=None):
+                    taken = name or command.name
+                    if taken in self.commands:
+                        log.warning("plugin %s tried to add command %r, which exists; ignored", plugin, taken)
+                        return
                     self.add_command(command, name)
                     if plugin != "core":
                         _owned_by(plugin, command)
@@ -87,6 +98,12 @@ class KehuGroup(click.Group):
     def get_command(self, ctx, name):
         self.mount_plugins()
         return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.Exit as exc:  # click's non-standalone main() would drop this exit code
+            sys.exit(exc.exit_code)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
@@ -137,6 +154,8 @@ def make_cli(plugin_manager=None):
     @click.pass_context
     def cli(ctx, db, workspace, acting_user, json_output, now):
         """kehu (客户): a headless CRM framework — lead pools, credit, call center, surveys, industry packs."""
+        if now is not None:  # a clock that cannot be read is bad input on every command
+            parse_instant(now, datetime.timezone.utc, "--now")
         state = console.State(db, workspace, acting_user, json_output, now, pm=ctx.command.pm)
         ctx.command._last_state = state
         ctx.obj = state

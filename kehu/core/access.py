@@ -74,7 +74,9 @@ def require_manager(context, doing):
 
 
 def _subtree(unit_path):
-    return (OrgUnit.path == unit_path) | OrgUnit.path.startswith(unit_path + "/")
+    # Not ``startswith``: that is ILIKE/LIKE, case-insensitive, and paths differing in case are other units.
+    prefix = unit_path + "/"
+    return (OrgUnit.path == unit_path) | (fn.SUBSTR(OrgUnit.path, 1, len(prefix)) == prefix)
 
 
 def users_in_scope(context):

@@ -27,6 +27,7 @@ class State:
         self.json = json_output
         self.now_text = now
         self.pm = pm
+        self.auto_upgrade = True  # commands migrate a new database on first use; `kehu db` commands don't
         self._app = None
         self._context = None
 
@@ -35,7 +36,7 @@ class State:
         if self._app is None:
             from kehu.core.app import App
 
-            self._app = App.open(self.db, plugin_manager=self.pm)
+            self._app = App.open(self.db, plugin_manager=self.pm, upgrade=self.auto_upgrade)
         return self._app
 
     def now_in(self, timezone):
@@ -86,6 +87,8 @@ def _plain(value):
 def _json_default(value):
     if isinstance(value, Decimal):
         return str(value)
+    if hasattr(value, "isoformat"):  # datetimes, dates and times: ISO-8601, as the views give them
+        return value.isoformat()
     return str(value)
 
 

@@ -1,6 +1,7 @@
 """The context every service and hook receives, the ``service`` decorator, audit rows and vetoes."""
 
 import functools
+import logging
 
 import attrs
 
@@ -8,6 +9,8 @@ from kehu.core.db import database, utcnow
 from kehu.core.models import Event
 from kehu.core.timeutil import zone
 from kehu.errors import PluginDisabled, Veto, Vetoed
+
+log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -110,7 +113,7 @@ class Context:
     def raise_if_vetoed(self, hook_name, items, **arguments):
         """For single-record services: fail with code ``vetoed`` listing every reason."""
         found = self.vetoes(hook_name, items, **arguments)
-        reasons = [veto.reason for vetoes in found for veto in vetoes]
+        reasons = sorted(veto.reason for vetoes in found for veto in vetoes)  # stable whatever the order
         if reasons:
             raise Vetoed("vetoed: " + "; ".join(reasons), details={"reasons": reasons})
 
@@ -132,19 +135,29 @@ def service(function):
         if context._depth == 0:
             context._pinned = utcnow()
         context._depth += 1
+        queued_before = len(context._after_commit)
         try:
             with database.atomic():
                 result = function(context, *args, **kwargs)
         except BaseException:
             context._depth -= 1
+            # This call's savepoint (or transaction) rolled back: drop what it queued, even when an outer
+            # service catches the error and commits the rest.
+            del context._after_commit[queued_before:]
             if context._depth == 0:
-                context._after_commit.clear()
+                context._pinned = None
             raise
         context._depth -= 1
         if context._depth == 0:
             queued, context._after_commit = context._after_commit, []
             for callback in queued:
-                callback()
+                try:
+                    callback()
+                except Exception:
+                    # The change is committed: a failing listener is logged, and must not make the caller
+                    # believe it was not (nor stop the other listeners).
+                    log.exception("a hook announcing a committed change failed")
+            context._pinned = None  # pinned for the length of one call, not for the rest of the handle's life
         return result
 
     run.is_service = True

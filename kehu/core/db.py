@@ -42,7 +42,7 @@ def make_database(url):
             # busy_timeout instead of deadlocking when both try to upgrade a read lock.
             return db_url.connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
         if scheme in ("postgres", "postgresql", "psycopg3", "postgresext"):
-            return db_url.connect(url, autorollback=True)
+            return db_url.connect(url)
         return db_url.connect(url)
     except (RuntimeError, ValueError) as exc:
         raise Invalid(f"unusable database URL {url!r}: {exc}") from None

@@ -134,19 +134,35 @@ def make_plugin_manager(load_entry_points=True, extra_plugins=()):
             if entry_point.name in pm.infos:
                 log.warning("kehu plugin %s is installed twice; keeping the first", entry_point.name)
                 continue
+            version = _entry_point_version(entry_point)
             try:
                 module = entry_point.load()
+                pm.add_plugin(entry_point.name, module, version, builtin=False)
+                _check_own_hooks(pm, entry_point.name)
             except Exception as exc:
-                pm.add_broken(entry_point.name, _entry_point_version(entry_point), False,
-                              f"{type(exc).__name__}: {exc}")
+                # One broken third-party plugin is listed with its error; it never breaks the rest.
+                if pm.get_plugin(entry_point.name) is not None:
+                    pm.unregister(name=entry_point.name)
+                pm.add_broken(entry_point.name, version, False, f"{type(exc).__name__}: {exc}")
                 continue
-            pm.add_plugin(entry_point.name, module, _entry_point_version(entry_point), builtin=False)
     for name, plugin in extra_plugins:
         version = getattr(plugin, "__version__", "unknown")
         pm.add_plugin(name, plugin, version, builtin=False)
     # A misspelled hook name fails here, at start, instead of silently never running.
     pm.check_pending()
     return pm
+
+
+def _check_own_hooks(pm, plugin_name):
+    """Raise when ``plugin_name`` implements a hook kehu does not define (a misspelling would never run)."""
+    plugin = pm.get_plugin(plugin_name)
+    unknown = sorted(
+        name for name, caller in vars(pm.hook).items()
+        if hasattr(caller, "get_hookimpls") and not caller.has_spec()
+        and any(impl.plugin is plugin for impl in caller.get_hookimpls())
+    )
+    if unknown:
+        raise pluggy.PluginValidationError(plugin, f"unknown hook(s): {', '.join(unknown)}")
 
 
 def call_each(pm, hook_name, arguments_for):

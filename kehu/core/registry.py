@@ -88,7 +88,8 @@ class Registry:
     def _services_for(self, plugin):
         def register(namespace, functions):
             if namespace in self.services:
-                raise RuntimeError(f"service namespace {namespace!r} registered twice (by {plugin})")
+                raise RuntimeError(f"service namespace {namespace!r} registered by both "
+                                   f"{self.services[namespace][0]} and {plugin}")
             self.services[namespace] = (plugin, dict(functions))
 
         return register

@@ -1,6 +1,7 @@
 """marshmallow schemas for core input: what the CLI, the API, imports and embedding callers may send."""
 
 import re
+from decimal import ROUND_HALF_UP
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
@@ -41,11 +42,13 @@ def load(schema, data, **options):
 
 
 class Text(fields.String):
-    """A string stripped of surrounding whitespace; empty means ``None``."""
+    """A string stripped of surrounding whitespace; empty means ``None`` (refused unless ``allow_none``)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        return normalize.clean_text(value)
+        value = normalize.clean_text(super()._deserialize(value, attr, data, **kwargs))
+        if value is None and not self.allow_none:  # "" or "  " for a value that must be given
+            raise ValidationError("must not be empty")
+        return value
 
 
 class Keyed(Text):
@@ -145,7 +148,8 @@ class ContactInput(StrictSchema):
 class OpportunityInput(StrictSchema):
     customer = fields.Integer(required=True)
     name = Text(required=True, validate=validate.Length(min=1, max=200))
-    amount = fields.Decimal(load_default=0, validate=validate.Range(min=0), places=2, allow_nan=False)
+    amount = fields.Decimal(load_default=0, validate=validate.Range(min=0), places=2, rounding=ROUND_HALF_UP,
+                            allow_nan=False)
     stage = fields.String(required=True, validate=validate.Length(min=1, max=50))
     owner = Text(load_default=None, allow_none=True)
     expected_close = fields.Date(load_default=None, allow_none=True)

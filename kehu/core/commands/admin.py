@@ -47,8 +47,11 @@ def plugins():
 @pass_context
 def plugins_list(context, limit, offset, csv_output):
     """Every installed plugin: version, built-in or third-party, enabled in this workspace."""
-    emit(page(workspaces.list_plugins(context), limit, offset),
-         columns=["name", "version", "builtin", "enabled", "description"], csv_output=csv_output)
+    rows = page(workspaces.list_plugins(context), limit, offset)
+    columns = ["name", "version", "builtin", "enabled", "description"]
+    if any(row["error"] for row in rows):
+        columns.append("error")
+    emit(rows, columns=columns, csv_output=csv_output)
 
 
 @plugins.command("enable")
@@ -189,6 +192,7 @@ def db_group():
 @pass_state
 def db_upgrade(state):
     """Create or migrate every installed plugin's tables."""
+    state.auto_upgrade = False  # report what this command does, not what opening the database did
     done = state.app.upgrade()
     status = {row["plugin"]: row["version"] for row in state.app.schema_status()}
     rows = [{"plugin": d["plugin"], "version": status.get(d["plugin"]), "created": d["created"],
@@ -200,6 +204,7 @@ def db_upgrade(state):
 @pass_state
 def db_status(state):
     """Each plugin's schema version and pending migrations."""
+    state.auto_upgrade = False
     emit(state.app.schema_status(), columns=["plugin", "version", "pending"])
 
 

@@ -72,8 +72,7 @@ def list_activities(context, customer=None, kind=None, open_only=False, mine=Fal
         query = query.where(Activity.done_at.is_null())
     if mine and context.user is not None:
         query = query.where(Activity.user == context.user)
-    if limit:
-        query = query.limit(limit).offset(offset)
+    query = query.limit(limit or None).offset(offset)  # limit 0 = no limit
     return dump_many(ActivityView, with_login(query, Activity, User, "user"))
 
 

@@ -31,8 +31,7 @@ def list_contacts(context, customer, limit=100, offset=0):
     access.require_record(context, "view", owner.owner_id, f"customer {owner.id}")
     query = Contact.select().where(Contact.workspace == context.workspace, Contact.customer == owner) \
         .order_by(Contact.id)
-    if limit:
-        query = query.limit(limit).offset(offset)
+    query = query.limit(limit or None).offset(offset)  # limit 0 = no limit
     return dump_many(ContactView, query)
 
 

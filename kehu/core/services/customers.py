@@ -7,7 +7,7 @@ from kehu.core.schemas import CustomerInput, listing_bounds, load
 from kehu.core.services import ownership
 from kehu.core.services.lookup import customer_by_id, parse_id, user_by_login
 from kehu.core.views import ContactView, CustomerView, dump, dump_many, with_login
-from kehu.errors import Invalid, KehuError, PermissionDenied, Vetoed
+from kehu.errors import Invalid, KehuError, PermissionDenied
 
 DEFAULT_TREE_DEPTH = 4
 CORE_FIELDS = ("name", "phone", "email", "region", "industry", "source", "parent", "custom")
@@ -141,7 +141,8 @@ def create_customer(context, origin="manual", **fields):
     outcome = create_customers(context, [fields], origin=origin)
     if outcome["rejected"]:
         problem = outcome["rejected"][0]
-        error = Vetoed if problem["code"] == "vetoed" else KehuError
+        # The record's own error class (Invalid, NotFound, PermissionDenied, ...), so callers can catch it.
+        error = next((cls for cls in KehuError.__subclasses__() if cls.code == problem["code"]), KehuError)
         raise error(problem["error"], code=problem["code"])
     return outcome["created"][0]
 
@@ -183,7 +184,10 @@ def list_customers(context, owner=None, region=None, industry=None, source=None,
         query = query.where(Customer.parent == parse_id(parent, "parent customer"))
     if search:
         term = search.strip()
-        clauses = Customer.name.contains(term) | (Customer.name_key.contains(normalize.company_key(term)))
+        clauses = Customer.name.contains(term)
+        name_key = normalize.company_key(term)
+        if name_key:  # punctuation or a bare suffix reduces to "", which every name contains
+            clauses |= Customer.name_key.contains(name_key)
         try:
             phone = normalize.phone_key(term)
         except ValueError:
@@ -192,8 +196,7 @@ def list_customers(context, owner=None, region=None, industry=None, source=None,
             clauses |= Customer.phone_key == phone
         clauses |= Customer.email_key == term.lower()
         query = query.where(clauses)
-    if limit:
-        query = query.limit(limit).offset(offset)
+    query = query.limit(limit or None).offset(offset)  # limit 0 = no limit
     return dump_many(CustomerView, with_login(query, Customer, User, "owner"))
 
 

@@ -1,5 +1,7 @@
 """Opportunities (商机): customer, amount, stage, owner, expected close; stage sets come from packs."""
 
+from decimal import ROUND_HALF_UP
+
 from marshmallow import fields, validate
 
 from kehu.core import access
@@ -14,7 +16,7 @@ from kehu.errors import NotFound, PermissionDenied
 
 class OpportunityUpdate(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    amount = fields.Decimal(validate=validate.Range(min=0), places=2, allow_nan=False)
+    amount = fields.Decimal(validate=validate.Range(min=0), places=2, rounding=ROUND_HALF_UP, allow_nan=False)
     stage = fields.String(validate=validate.Length(min=1, max=50))
     status = fields.String(validate=validate.OneOf(OPPORTUNITY_STATUSES))
     expected_close = fields.Date(allow_none=True)
@@ -92,8 +94,7 @@ def list_opportunities(context, customer=None, stage=None, status=None, owner=No
         query = query.where(Opportunity.status == status)
     if owner:
         query = query.where(Opportunity.owner == user_by_login(context, owner, active_only=False))
-    if limit:
-        query = query.limit(limit).offset(offset)
+    query = query.limit(limit or None).offset(offset)  # limit 0 = no limit
     return dump_many(OpportunityView, with_login(query, Opportunity, User, "owner"))
 
 

@@ -53,8 +53,7 @@ def list_units(context, limit=100, offset=0):
         .group_by(User.unit).tuples()
     )
     query = OrgUnit.select().where(OrgUnit.workspace == context.workspace).order_by(OrgUnit.path)
-    if limit:
-        query = query.limit(limit).offset(offset)
+    query = query.limit(limit or None).offset(offset)  # limit 0 = no limit
     out = dump_many(OrgUnitView, query)
     for item in out:
         item["depth"] = item["path"].count("/") + 1

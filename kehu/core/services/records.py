@@ -33,8 +33,7 @@ def list_events(context, entity=None, action=None, actor=None, limit=100, offset
         query = query.where(Event.action == action)
     if actor:
         query = query.where(Event.actor == user_by_login(context, actor, active_only=False))
-    if limit:
-        query = query.limit(limit).offset(offset)
+    query = query.limit(limit or None).offset(offset)  # limit 0 = no limit
     return dump_many(EventView, with_login(query, Event, User, "actor"))
 
 
@@ -85,8 +84,7 @@ def inbox(context, unread_only=False, mark_read=False, limit=100, offset=0):
                                         Notification.user == context.user).order_by(Notification.id.desc())
     if unread_only:
         query = query.where(Notification.read_at.is_null())
-    if limit:
-        query = query.limit(limit).offset(offset)
+    query = query.limit(limit or None).offset(offset)  # limit 0 = no limit
     rows = list(query)
     result = dump_many(NotificationView, rows)
     if mark_read and rows:

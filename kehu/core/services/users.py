@@ -2,7 +2,7 @@
 
 from kehu.core import access
 from kehu.core.context import service
-from kehu.core.models import Customer, Role, User
+from kehu.core.models import Customer, Opportunity, Role, User
 from kehu.core.schemas import UserInput, UserUpdate, listing_bounds, load
 from kehu.core.services import ownership
 from kehu.core.services.lookup import unit_by_path, user_by_login
@@ -41,8 +41,10 @@ def update_user(context, login, **changes):
     user = user_by_login(context, login, active_only=False)
     before = dump(UserView, user)
     if "role" in data:
+        was_admin = user.role == "admin" and user.active
         user.role = _role_key(context, data["role"])
-        if user.login == getattr(context.user, "login", None) and user.role != "admin":
+        # Whoever demotes the last active admin (themselves or, as a gm, someone else) would leave none.
+        if user.role != "admin" and (was_admin or user.login == getattr(context.user, "login", None)):
             _keep_an_admin(context, user)
     if "unit" in data:
         user.unit = unit_by_path(context, data["unit"]) if data["unit"] else None
@@ -85,6 +87,10 @@ def deactivate_user(context, login, handover=None):
             Customer.workspace == context.workspace, Customer.owner == user, Customer.deleted_at.is_null()
         ).tuples()]
         moved = ownership.write_owner(context, Customer, "customer", ids, successor.id, "handover")
+        # Their opportunities go too: a rep sees only the opportunities they own (DOMAIN §1.3: data handed over).
+        opportunity_ids = [oid for (oid,) in Opportunity.select(Opportunity.id).where(
+            Opportunity.workspace == context.workspace, Opportunity.owner == user).tuples()]
+        ownership.write_owner(context, Opportunity, "opportunity", opportunity_ids, successor.id, "handover")
     user.active = False
     user.save()
     context.audit("user.deactivated", "user", user.id, before=before,
@@ -105,8 +111,7 @@ def list_users(context, include_inactive=False, role=None, unit=None, limit=100,
         query = query.where(User.role == role)
     if unit:
         query = query.where(User.unit == unit_by_path(context, unit))
-    if limit:
-        query = query.limit(limit).offset(offset)
+    query = query.limit(limit or None).offset(offset)  # limit 0 = no limit
     return dump_many(UserView, query)
 
 

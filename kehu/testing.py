@@ -11,10 +11,15 @@ Fixtures:
 ``kehu_db_url``
     The URL of a fresh, migrated database for this one test, once per backend named in ``KEHU_TEST_BACKENDS``
     (comma list, default ``sqlite,postgresql``); test ids end in ``[sqlite]`` / ``[postgresql]``.
+``kehu_backend``
+    ``"sqlite"`` or ``"postgresql"``: the backend of this test's ``kehu_db_url``. A test may narrow it with
+    ``@pytest.mark.parametrize("kehu_backend", ["postgresql"], indirect=True)``.
 ``kehu_sqlite_url`` / ``kehu_postgres_url``
     The same on one backend only (e.g. a SQLite file for a subprocess test).
 ``postgres_server``
     The session's throwaway PostgreSQL cluster (:class:`PostgresServer`).
+
+Every test that reaches PostgreSQL is marked ``postgres``, so ``-m "not postgres"`` leaves them out.
 
 Speed: the schema is migrated once per session into a template, and every test gets a copy of it: a file copy
 on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL.

@@ -210,3 +210,16 @@ def kehu_populate_demo(context, customers, say):
     ``customers`` maps demo keys (``group``, ``east``, ``hz``, ``tea``, ``nj``, ``bj``) to customer ids;
     ``say(line)`` adds a line to the printed tour. ``context`` acts as the workspace admin.
     """
+
+
+# --- leads (announced by the leads plugin; any plugin may listen) ------------------------------------------
+
+
+@hookspec
+def kehu_leads_moved(context, moves):
+    """Leads changed state or holder (claimed, assigned, transferred, released, recycled, converted ...).
+
+    ``moves`` is a list of :class:`kehu.plugins.leads.machine.Move` (lead id, from/to state, from/to holder
+    ids, reason code), one call per committed batch: bulk assignment, imports and the sweep announce their
+    whole batch at once.
+    """

@@ -1,0 +1,129 @@
+"""The one ownership state machine of leads: every path that changes a lead's state or holder calls :func:`move`.
+
+States: ``in_pool`` → ``held`` → ``converted``; a held lead goes back to ``in_pool`` when released or recycled,
+or to another holder when transferred. Every move is a conditional, set-based UPDATE (only rows still in an
+expected state move, so two racing workers cannot both win), one history row per lead with its reason code,
+one audit row per lead, and one ``kehu_leads_moved`` call per committed batch.
+"""
+
+import datetime as dt
+
+import attrs
+
+from kehu.core.db import database, is_postgres
+from kehu.core.models import Event
+from kehu.plugins.leads.models import CONVERTED, HELD, IN_POOL, Lead, LeadTransition, Pool
+
+# Reason codes of the ownership timeline.
+ADDED, IMPORTED, CLAIMED, ASSIGNED, TRANSFERRED = "added", "imported", "claimed", "assigned", "transferred"
+RELEASED, RECYCLED_UNCONVERTED, RECYCLED_NO_FOLLOWUP = "released", "recycled_unconverted", "recycled_no_followup"
+CONVERTED_REASON, HANDOVER, DEACTIVATED = "converted", "handover", "holder_deactivated"
+# Moves after which the previous holder waits out the pool's cooldown before claiming the lead again.
+COOLDOWN_REASONS = (RELEASED, RECYCLED_UNCONVERTED, RECYCLED_NO_FOLLOWUP)
+
+ALLOWED = {
+    IN_POOL: {HELD},
+    HELD: {HELD, IN_POOL, CONVERTED},
+    CONVERTED: set(),
+}
+
+
+@attrs.frozen
+class Move:
+    """One lead's move, as announced by ``kehu_leads_moved``."""
+
+    lead: int
+    from_state: str
+    to_state: str
+    from_holder: int | None
+    to_holder: int | None
+    reason: str
+
+
+def deadlines(pool, start):
+    """``(protected_until, followup_due, protect_warn_at, followup_warn_at)`` for a holding starting at ``start``."""
+    protected = start + dt.timedelta(days=pool.protect_days) if pool.protect_days else None
+    followup = start + dt.timedelta(days=pool.followup_days) if pool.followup_days else None
+    return protected, followup, warn_instant(pool, protected), warn_instant(pool, followup)
+
+
+def warn_instant(pool, deadline):
+    if deadline is None or not pool.warn_days:
+        return None
+    return deadline - dt.timedelta(days=pool.warn_days)
+
+
+def lock_leads(query, skip_locked=False):
+    """Lock the selected lead rows for this transaction (PostgreSQL); SQLite holds its write lock already."""
+    if is_postgres():
+        return query.for_update("FOR UPDATE SKIP LOCKED" if skip_locked else "FOR UPDATE")
+    return query
+
+
+def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=None, skip_locked=False):
+    """Move leads ``lead_ids`` that are in one of ``expect_states`` to ``to_state`` with ``holder_id``.
+
+    Runs in the caller's transaction. Returns the list of :class:`Move` actually made: a lead that another
+    worker moved first (or that is locked, with ``skip_locked``) is left out, never moved twice.
+    """
+    if not lead_ids:
+        return []
+    rows = list(lock_leads(
+        Lead.select(Lead.id, Lead.state, Lead.holder, Lead.pool)
+        .where(Lead.workspace == context.workspace, Lead.id.in_(list(lead_ids)), Lead.state.in_(expect_states)),
+        skip_locked,
+    ).tuples())
+    rows = [row for row in rows if to_state in ALLOWED[row[1]] and not (to_state == HELD and row[2] == holder_id)]
+    if not rows:
+        return []
+    now = context.now
+    by_pool = {}
+    for lead_id, _, _, pool_id in rows:
+        by_pool.setdefault(pool_id, []).append(lead_id)
+    moved_ids = set()
+    for pool_id, ids in by_pool.items():
+        values = {Lead.state: to_state, Lead.holder: holder_id if to_state == HELD else None, Lead.updated_at: now}
+        if to_state == HELD:
+            pool = Pool.get_by_id(pool_id)
+            protected, followup, protect_warn, followup_warn = deadlines(pool, now)
+            values.update({Lead.held_since: now, Lead.protected_until: protected, Lead.followup_due: followup,
+                           Lead.protect_warn_at: protect_warn, Lead.followup_warn_at: followup_warn,
+                           Lead.last_followup_at: None})
+        else:
+            values.update({Lead.held_since: None, Lead.protected_until: None, Lead.followup_due: None,
+                           Lead.protect_warn_at: None, Lead.followup_warn_at: None})
+            if to_state == CONVERTED:
+                values[Lead.converted_at] = now
+        # Conditional on the state read above: a concurrent worker's move makes this a no-op for that row.
+        Lead.update(values).where(Lead.workspace == context.workspace, Lead.id.in_(ids),
+                                  Lead.state.in_(expect_states)).execute()
+        moved_ids.update(ids)
+    moves = [Move(lead_id, state, to_state, holder, holder_id if to_state == HELD else None, reason)
+             for lead_id, state, holder, _ in rows if lead_id in moved_ids]
+    record(context, moves, note)
+    return moves
+
+
+def record(context, moves, note=None):
+    """Write the history and audit rows of ``moves`` and announce them after commit (one hook call)."""
+    if not moves:
+        return
+    actor = context.user.id if context.user is not None else None
+    ws = context.workspace.id
+    LeadTransition.insert_many([
+        {"workspace": ws, "lead": m.lead, "from_state": m.from_state, "to_state": m.to_state,
+         "from_holder": m.from_holder, "to_holder": m.to_holder, "reason": m.reason, "note": note,
+         "actor": actor, "at": context.now}
+        for m in moves
+    ]).execute()
+    Event.insert_many([
+        {"workspace": ws, "actor": actor, "at": context.now, "action": f"lead.{m.reason}", "entity_type": "lead",
+         "entity_id": str(m.lead), "before": {"state": m.from_state, "holder": m.from_holder},
+         "after": {"state": m.to_state, "holder": m.to_holder, **({"note": note} if note else {})}}
+        for m in moves
+    ]).execute()
+    context.after_commit(lambda: context.hooks.kehu_leads_moved(context=context, moves=moves))
+
+
+def in_transaction():
+    return database.in_transaction()

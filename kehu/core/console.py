@@ -66,7 +66,7 @@ def pass_context(function):
 
     @click.pass_obj
     @functools.wraps(function)
-    def run(state, *args, **kwargs):
+    def run(state, /, *args, **kwargs):  # positional-only: a command may have an option named "state"
         return function(state.context, *args, **kwargs)
 
     return run

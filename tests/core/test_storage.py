@@ -4,9 +4,11 @@ Most tests run once per backend in ``KEHU_TEST_BACKENDS`` (``[sqlite]`` and ``[p
 SQLite file or the session's real PostgreSQL server.
 """
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import shutil
+import sqlite3
 import traceback
 from decimal import Decimal
 from pathlib import Path
@@ -62,10 +64,13 @@ def test_each_test_gets_a_fresh_database(kehu_app, round_):
     assert Workspace.select().count() == 1
 
 
-def test_sqlite_url_is_a_file_of_this_test(kehu_sqlite_url, tmp_path):
+def test_sqlite_url_is_a_complete_copy_in_this_tests_directory(kehu_sqlite_url, tmp_path):
     path = Path(kehu_sqlite_url.removeprefix("sqlite:///"))
-    assert path.parent == tmp_path and path.stat().st_size > 0
-    assert not Path(f"{path}-wal").exists()  # the template was checkpointed: the one file is the database
+    assert path.parent == tmp_path
+    # Only the main file was copied: it must hold the whole migrated schema (the template's WAL was folded in).
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        assert connection.execute(f"SELECT name FROM {schema.history_table(CORE_PLUGIN_NAME)}").fetchall()
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_postgres_server_is_a_private_unix_socket_cluster(postgres_server, kehu_postgres_url):

@@ -1,9 +1,10 @@
 """Lead pools (公海 and private pools): claims, protection, recycling, assignment, dedupe and import."""
 
+import re
 from pathlib import Path
 
 from kehu import hookimpl
-from kehu.plugins.leads.models import MODELS, Pool
+from kehu.plugins.leads.models import HELD, IN_POOL, MODELS, Lead, Pool
 
 PUBLIC_POOL = "public"
 
@@ -11,6 +12,28 @@ PUBLIC_POOL = "public"
 @hookimpl
 def kehu_register_models(register):
     register(MODELS, migrations=Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def kehu_register_services(register):
+    from kehu.plugins.leads import services
+
+    register("leads", services.SERVICES)
+
+
+@hookimpl
+def kehu_register_commands(cli):
+    from kehu.plugins.leads import commands
+
+    for command in commands.COMMANDS:
+        cli.add_command(command)
+
+
+@hookimpl
+def kehu_register_jobs(register):
+    from kehu.plugins.leads import services
+
+    register("leads.sweep", services.sweep, every="tick")
 
 
 def _ensure_public_pool(context):
@@ -28,6 +51,33 @@ def kehu_workspace_created(context):
 def kehu_plugin_enabled(context, plugin):
     if plugin == "leads":
         _ensure_public_pool(context)
+
+
+@hookimpl
+def kehu_user_deactivated(context, user, handover):
+    """A departing rep's held leads go to the successor, or back to their pools."""
+    from kehu.plugins.leads import machine
+
+    ids = [i for (i,) in Lead.select(Lead.id).where(Lead.workspace == context.workspace, Lead.holder == user["id"],
+                                                    Lead.state == HELD).tuples()]
+    if handover is not None:
+        machine.move(context, ids, HELD, handover["id"], machine.HANDOVER, (HELD,))
+    else:
+        machine.move(context, ids, IN_POOL, None, machine.DEACTIVATED, (HELD,))
+
+
+_LEAD_ENTITY = re.compile(r"^lead:(\d+)$")
+
+
+@hookimpl
+def kehu_activities_logged(context, activities):
+    """Any call, visit or note on a held lead (from any plugin) restarts its follow-up clock."""
+    from kehu.plugins.leads import services
+
+    ids = [int(m.group(1)) for a in activities if a["kind"] != "task"
+           for m in [_LEAD_ENTITY.match(a.get("entity") or "")] if m]
+    if ids:
+        services.restart_followup_clock(context, ids)
 
 
 @hookimpl

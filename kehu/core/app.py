@@ -4,7 +4,7 @@ import functools
 
 from kehu.core import schema
 from kehu.core.context import Context
-from kehu.core.db import database, make_database, resolve_url, utcnow
+from kehu.core.db import database, enable_wal, is_sqlite, make_database, resolve_url, utcnow
 from kehu.core.plugins import make_plugin_manager
 from kehu.core.registry import Registry
 from kehu.core.services import jobs, workspaces
@@ -37,6 +37,8 @@ class App:
         db = make_database(url)
         database.initialize(db)
         db.connect(reuse_if_open=True)
+        if is_sqlite(db) and db.database != ":memory:":
+            enable_wal(db)
         pm = plugin_manager or make_plugin_manager(load_entry_points, plugins)
         app = cls(url, db, pm)
         if upgrade and schema.needs_upgrade(app.registry):

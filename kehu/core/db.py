@@ -19,9 +19,10 @@ DEFAULT_URL = "sqlite:///kehu.db"
 
 database = peewee.DatabaseProxy()
 
-# WAL lets readers run beside the one writer; busy_timeout makes a second writer wait instead of failing.
+# busy_timeout makes a second writer wait instead of failing. WAL (readers beside the one writer) is a
+# property of the file, set once by :func:`enable_wal`: switching it on every connection races with other
+# processes opening the same new file ("database is locked" comes back at once, whatever busy_timeout says).
 SQLITE_PRAGMAS = (
-    ("journal_mode", "wal"),
     ("foreign_keys", 1),
     ("busy_timeout", 30000),
     ("synchronous", "normal"),
@@ -46,6 +47,22 @@ def make_database(url):
         return db_url.connect(url)
     except (RuntimeError, ValueError) as exc:
         raise Invalid(f"unusable database URL {url!r}: {exc}") from None
+
+
+def enable_wal(db, seconds=30.0):
+    """Put an SQLite file in WAL mode (once per file; it persists), retrying while another process holds it."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if db.execute_sql("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute_sql("PRAGMA journal_mode=wal")
+            return
+        except peewee.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def is_sqlite(db=None):

@@ -11,7 +11,7 @@ import re
 
 from playhouse.migrations import Runner
 
-from kehu.core.db import database, is_postgres
+from kehu.core.db import database, is_postgres, is_sqlite
 
 
 def history_table(plugin):
@@ -54,7 +54,22 @@ def _lock():
 
 
 def upgrade(registry):
-    """Create or migrate every registered plugin's tables; return what was done, per plugin."""
+    """Create or migrate every registered plugin's tables; return what was done, per plugin.
+
+    On SQLite, foreign keys are off while migrating: changing a column rebuilds the table (create, copy,
+    drop, rename), and with them on the DROP would cascade to the rows referencing it. The pragma is a no-op
+    inside a transaction, so it is switched before; ``foreign_key_check`` proves nothing dangles at the end.
+    """
+    if is_sqlite():
+        database.execute_sql("PRAGMA foreign_keys=OFF")
+        try:
+            return _upgrade(registry, check_foreign_keys=True)
+        finally:
+            database.execute_sql("PRAGMA foreign_keys=ON")
+    return _upgrade(registry)
+
+
+def _upgrade(registry, check_foreign_keys=False):
     done = []
     with database.atomic():
         _lock()
@@ -70,4 +85,8 @@ def upgrade(registry):
                 done.append({"plugin": spec.plugin, "created": True, "applied": baseline})
             else:
                 done.append({"plugin": spec.plugin, "created": False, "applied": runner.up()})
+        if check_foreign_keys:
+            dangling = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                raise RuntimeError(f"a migration left rows pointing at nothing: {dangling[:5]}")
     return done

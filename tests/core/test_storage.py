@@ -167,13 +167,6 @@ def test_new_migration_script_is_applied_by_upgrade(kehu_app, tmp_path):
 
 
 def test_a_migration_that_rebuilds_a_table_keeps_the_rows_referencing_it(kehu_app, kehu_backend, tmp_path, request):
-    if kehu_backend == "sqlite":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "kehu.core.schema.upgrade runs every migration inside one transaction (BEGIN IMMEDIATE). SQLite "
-            "changes a column type by rebuilding the table (create, copy, DROP, rename); peewee's "
-            "SqliteMigrator turns foreign_keys off for that, but the pragma is a no-op inside a transaction, "
-            "so the DROP cascades (ON DELETE CASCADE) and deletes the customer's opportunities and contacts"
-        )))
     # Widening a column: PostgreSQL alters it in place, SQLite rebuilds the table.
     ship_core_migration(
         kehu_app, tmp_path, "0002_widen_region",

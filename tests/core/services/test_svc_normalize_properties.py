@@ -3,7 +3,6 @@
 import string
 import unicodedata
 
-import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 

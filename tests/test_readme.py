@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-TEST_COMMAND = "pip install -e '.[test]' ./examples/kehu-hello && python -m pytest"
+TEST_COMMAND = "pip install -e '.[test]' && pip install -e ./examples/kehu-hello && python -m pytest"
 
 
 def first_screen():

@@ -86,3 +86,12 @@ def kehu_populate_demo(context, customers, say):
     say(f"leads: the public pool '{pool.name}' (公海) is ready: a rep may hold {pool.max_held} leads and claim "
         f"{pool.daily_claims} a day; unconverted leads return after {pool.protect_days} days, "
         f"or after {pool.followup_days} days without follow-up.")
+
+
+@hookimpl
+def kehu_assignment_strategies(register):
+    """The built-in assignment strategies (see kehu.plugins.leads.assignment for the interface)."""
+    from kehu.plugins.leads import assignment
+
+    for name, function in assignment.BUILTIN_STRATEGIES.items():
+        register(name, function)

@@ -152,4 +152,108 @@ def leads_sweep(context):
     emit(services.sweep(context), human=lambda r: f"recycled {r['recycled']}, warned {r['warned']}")
 
 
+
+@leads_group.command("assign")
+@click.argument("ids", nargs=-1)
+@click.option("--pool", help="Assign every in-pool lead of this pool (default: public); with IDS, check they are in it.")
+@click.option("--strategy", help="round_robin, region, load_balance, designated, special or a plugin's; "
+                                 "without it, each lead by its pool's rules.")
+@click.option("--to", "to_logins", help="LOGIN,...: the list (designated, special) or the only candidates.")
+@click.option("--team", help="Org unit whose reps are the candidates (default: the pool's team, else everyone).")
+@click.option("--dry-run", is_flag=True, help="Say who would get what; write nothing.")
+@click.option("--explain", is_flag=True, help="Say which rule, route and turn placed each lead.")
+@pass_context
+def leads_assign(context, ids, pool, strategy, to_logins, team, dry_run, explain):
+    """Give in-pool leads (IDS, or all of --pool) to reps, by a strategy or the pool's rules (manager or above)."""
+    from kehu.plugins.leads.assignment import assign_leads
+
+    emit(assign_leads(context, ids=list(ids), pool=pool, strategy=strategy, to=to_logins, team=team,
+                      dry_run=dry_run, explain=explain), columns=["lead", "holder", "why"])
+
+
+@leads_group.group("rules")
+def rules_group():
+    """Each pool's ordered assignment rules: condition (source/region/industry) → strategy, team, list."""
+
+
+@rules_group.command("add")
+@click.option("--pool", help="Pool name (default: public).")
+@click.option("--source", help="Only leads from this source.")
+@click.option("--region", help="Only leads of this region.")
+@click.option("--industry", help="Only leads of this industry.")
+@click.option("--strategy", required=True, help="The strategy for the leads it matches.")
+@click.option("--team", help="Org unit whose reps receive them.")
+@click.option("--to", "to_logins", help="LOGIN,...: the list (designated, special) or the only candidates.")
+@click.option("--position", help="Insert at this place (1 = first; default: last).")
+@pass_context
+def rules_add(context, pool, source, region, industry, strategy, team, to_logins, position):
+    """Add an assignment rule to a pool (manager or above)."""
+    from kehu.plugins.leads.rules import add_rule
+
+    emit(add_rule(context, strategy, pool=pool, source=source, region=region, industry=industry, team=team,
+                  to=to_logins, position=position))
+
+
+@rules_group.command("list")
+@click.option("--pool", help="Only this pool's rules.")
+@pass_context
+def rules_list(context, pool):
+    """The assignment rules, in the order they are tried."""
+    from kehu.plugins.leads.rules import list_rules
+
+    emit(list_rules(context, pool=pool), columns=["id", "pool", "position", "when", "strategy", "team", "to"])
+
+
+@rules_group.command("remove")
+@click.argument("rule_id")
+@pass_context
+def rules_remove(context, rule_id):
+    """Remove assignment rule RULE_ID (manager or above)."""
+    from kehu.plugins.leads.rules import remove_rule
+
+    emit(remove_rule(context, rule_id))
+
+@leads_group.command("import")
+@click.argument("file")
+@click.option("--pool", help="Pool the leads go to (default: public).")
+@click.option("--dry-run", is_flag=True, help="Check every row and count; write nothing.")
+@click.option("--errors", "errors_path", help="Write rejected rows here (default: FILE.errors.csv when any).")
+@click.option("--on-duplicate", default="skip", show_default=True,
+              help="skip, update or error: what to do with a row matching an existing lead.")
+@click.option("--map", "mapping", multiple=True,
+              help="'Header=field,...' and/or a preset: odoo, salesforce (repeatable).")
+@pass_context
+def leads_import(context, file, pool, dry_run, errors_path, on_duplicate, mapping):
+    """Import leads from a CSV file (UTF-8, UTF-8 with BOM or GBK; English or Chinese headers)."""
+    from kehu.core.console import State
+    from kehu.plugins.leads.importer import import_leads, progress_display
+
+    state = click.get_current_context().find_object(State)
+    with progress_display(enabled=not (state is not None and state.json)) as progress:
+        result = import_leads(context, file, pool=pool, dry_run=dry_run, errors=errors_path,
+                              on_duplicate=on_duplicate, mapping=list(mapping), progress=progress)
+
+    def human(r):
+        text = (f"{'dry run, nothing written: ' if dry_run else ''}inserted {r['inserted']}, "
+                f"updated {r['updated']}, skipped {r['skipped']}, rejected {r['rejected']}")
+        if r["errors_file"] and r["rejected"]:
+            text += f" (rows and reasons in {r['errors_file']})"
+        if r["unmapped"]:
+            text += "\nignored columns: " + ", ".join(r["unmapped"])
+        return text
+
+    emit(result, human=human)
+
+
+@leads_group.command("dupes")
+@list_options
+@pass_context
+def leads_dupes(context, limit, offset, csv_output):
+    """Possible duplicates: leads and customers sharing a mobile, e-mail, fixed line or company name."""
+    from kehu.plugins.leads.dupes import possible_duplicates
+
+    emit(possible_duplicates(context, limit=limit, offset=offset), columns=["kind", "key", "leads", "customers"],
+         csv_output=csv_output)
+
+
 COMMANDS = [leads_group]

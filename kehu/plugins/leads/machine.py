@@ -9,6 +9,7 @@ one audit row per lead, and one ``kehu_leads_moved`` call per committed batch.
 import datetime as dt
 
 import attrs
+from peewee import chunked
 
 from kehu.core.db import database, is_postgres
 from kehu.core.models import Event
@@ -82,7 +83,9 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
         by_pool.setdefault(pool_id, []).append(lead_id)
     moved_ids = set()
     for pool_id, ids in by_pool.items():
-        values = {Lead.state: to_state, Lead.holder: holder_id if to_state == HELD else None, Lead.updated_at: now}
+        values = {Lead.state: to_state, Lead.updated_at: now}
+        if to_state != CONVERTED:  # a converted lead stays with (and visible to) the rep who converted it
+            values[Lead.holder] = holder_id if to_state == HELD else None
         if to_state == HELD:
             pool = Pool.get_by_id(pool_id)
             protected, followup, protect_warn, followup_warn = deadlines(pool, now)
@@ -98,10 +101,14 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
         Lead.update(values).where(Lead.workspace == context.workspace, Lead.id.in_(ids),
                                   Lead.state.in_(expect_states)).execute()
         moved_ids.update(ids)
-    moves = [Move(lead_id, state, to_state, holder, holder_id if to_state == HELD else None, reason)
+    moves = [Move(lead_id, state, to_state, holder,
+                  holder_id if to_state == HELD else holder if to_state == CONVERTED else None, reason)
              for lead_id, state, holder, _ in rows if lead_id in moved_ids]
     record(context, moves, note)
     return moves
+
+
+RECORD_CHUNK = 1000  # rows per INSERT of history/audit rows: 10 values each, well under SQLite's 32766
 
 
 def record(context, moves, note=None):
@@ -110,18 +117,20 @@ def record(context, moves, note=None):
         return
     actor = context.user.id if context.user is not None else None
     ws = context.workspace.id
-    LeadTransition.insert_many([
-        {"workspace": ws, "lead": m.lead, "from_state": m.from_state, "to_state": m.to_state,
-         "from_holder": m.from_holder, "to_holder": m.to_holder, "reason": m.reason, "note": note,
-         "actor": actor, "at": context.now}
-        for m in moves
-    ]).execute()
-    Event.insert_many([
-        {"workspace": ws, "actor": actor, "at": context.now, "action": f"lead.{m.reason}", "entity_type": "lead",
-         "entity_id": str(m.lead), "before": {"state": m.from_state, "holder": m.from_holder},
-         "after": {"state": m.to_state, "holder": m.to_holder, **({"note": note} if note else {})}}
-        for m in moves
-    ]).execute()
+    # In chunks: stock SQLite binds at most 32766 variables a statement, and a sweep batch has 5000 moves.
+    for chunk in chunked(moves, RECORD_CHUNK):
+        LeadTransition.insert_many([
+            {"workspace": ws, "lead": m.lead, "from_state": m.from_state, "to_state": m.to_state,
+             "from_holder": m.from_holder, "to_holder": m.to_holder, "reason": m.reason, "note": note,
+             "actor": actor, "at": context.now}
+            for m in chunk
+        ]).execute()
+        Event.insert_many([
+            {"workspace": ws, "actor": actor, "at": context.now, "action": f"lead.{m.reason}", "entity_type": "lead",
+             "entity_id": str(m.lead), "before": {"state": m.from_state, "holder": m.from_holder},
+             "after": {"state": m.to_state, "holder": m.to_holder, **({"note": note} if note else {})}}
+            for m in chunk
+        ]).execute()
     context.after_commit(lambda: context.hooks.kehu_leads_moved(context=context, moves=moves))
 
 

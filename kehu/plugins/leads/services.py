@@ -349,9 +349,10 @@ def claim_outcome(lead):
             "followup_due": lead.followup_due.isoformat() if lead.followup_due else None}
 
 
-def local_midnight(context):
-    local = context.now.astimezone(context.tz)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+def local_midnight(context, days_after=0):
+    """The UTC instant of local midnight starting today (``days_after`` = 1: tomorrow) in the workspace timezone."""
+    day = context.now.astimezone(context.tz).date() + dt.timedelta(days=days_after)
+    return dt.datetime.combine(day, dt.time(), tzinfo=context.tz).astimezone(dt.timezone.utc)
 
 
 @service
@@ -396,7 +397,7 @@ def claim_lead(context, lead_id):
         today = (LeadTransition.select().join(Lead, on=(LeadTransition.lead == Lead.id))
                  .where(LeadTransition.workspace == context.workspace, LeadTransition.to_holder == context.user,
                         LeadTransition.reason == machine.CLAIMED, LeadTransition.at >= local_midnight(context),
-                        Lead.pool == pool).count())
+                        LeadTransition.at < local_midnight(context, 1), Lead.pool == pool).count())
         if today >= pool.daily_claims:
             raise KehuError(f"you have claimed {today} leads of pool {pool.name} today (the most is "
                             f"{pool.daily_claims} a day)", code="claim_limit_daily")
@@ -553,4 +554,14 @@ SERVICES = {
     "pool_create": create_pool, "pool_set": set_pool, "pools": list_pools, "add": add_lead, "add_many": add_leads,
     "show": show_lead, "list": list_leads, "history": lead_history, "claim": claim_lead, "release": release_lead,
     "transfer": transfer_lead, "follow_up": follow_up_lead, "convert": convert_lead, "sweep": sweep,
+    # assignment and its rules live in their own modules (which import nothing from this one at load time)
+    "assign": __import__("kehu.plugins.leads.assignment", fromlist=["_"]).assign_leads,
+    "rules_add": __import__("kehu.plugins.leads.rules", fromlist=["_"]).add_rule,
+    "rules": __import__("kehu.plugins.leads.rules", fromlist=["_"]).list_rules,
+    "rules_remove": __import__("kehu.plugins.leads.rules", fromlist=["_"]).remove_rule,
+    # CSV import and possible duplicates (kehu.plugins.leads.importer / .dupes, loaded on first use)
+    "import_csv": lambda context, path, **options: __import__(
+        "kehu.plugins.leads.importer", fromlist=["_"]).import_leads(context, path, **options),
+    "dupes": lambda context, **options: __import__(
+        "kehu.plugins.leads.dupes", fromlist=["_"]).possible_duplicates(context, **options),
 }

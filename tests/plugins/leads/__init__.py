@@ -1,0 +1,1 @@
+"""Tests of the leads plugin (a package, so its module names never clash with other plugins' tests)."""

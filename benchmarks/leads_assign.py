@@ -45,8 +45,8 @@ def seed(app, name, rows):
     for start in range(0, rows, SEED_BATCH):  # set-up only, not timed: plain inserts
         with database.atomic():
             Lead.insert_many([{"workspace": workspace.id, "name": f"线索{i}", "phone": f"139{i:08d}",
-                               "region": "华东", "source": "网络", "pool": pool.id, "state": IN_POOL, "custom": {},
-                               "created_at": now, "updated_at": now}
+                               "region": "华东", "source": "网络", "pool": pool.id, "state": IN_POOL,
+                               "custom": {}, "created_at": now, "updated_at": now}
                               for i in range(start, min(rows, start + SEED_BATCH))]).execute()
     return app.workspace(name, user="boss"), pool
 
@@ -68,12 +68,14 @@ def raw_assign(workspace_id, actor_id, pool):
         with database.atomic():
             ids = [i for (i,) in database.execute_sql(
                 f"SELECT id FROM leads_lead WHERE workspace_id = {ph} AND pool_id = {ph} AND state = 'in_pool' "
-                f"AND id > {ph} ORDER BY id LIMIT {assignment.ASSIGN_BATCH}" + (" FOR UPDATE SKIP LOCKED" if pg else ""),
+                f"AND id > {ph} ORDER BY id LIMIT {assignment.ASSIGN_BATCH}"
+                + (" FOR UPDATE SKIP LOCKED" if pg else ""),
                 (workspace_id, pool.id, after)).fetchall()]
             if not ids:
                 break
             row = database.execute_sql(
-                f"SELECT last_user_id FROM leads_cursor WHERE workspace_id = {ph} AND pool_id = {ph} AND team_key = ''",
+                f"SELECT last_user_id FROM leads_cursor WHERE workspace_id = {ph} AND pool_id = {ph} "
+                "AND team_key = ''",
                 (workspace_id, pool.id)).fetchone()
             last_user = row[0] if row else 0
             start = next((n for n, uid in enumerate(reps) if uid > last_user), 0)
@@ -86,9 +88,10 @@ def raw_assign(workspace_id, actor_id, pool):
             for rep, lead_ids in by_rep.items():
                 marks = ", ".join([ph] * len(lead_ids))
                 database.execute_sql(
-                    f"UPDATE leads_lead SET state = 'held', holder_id = {ph}, updated_at = {ph}, held_since = {ph}, "
-                    f"protected_until = {ph}, followup_due = {ph}, protect_warn_at = {ph}, followup_warn_at = {ph}, "
-                    f"last_followup_at = NULL WHERE workspace_id = {ph} AND id IN ({marks}) AND state = 'in_pool'",
+                    f"UPDATE leads_lead SET state = 'held', holder_id = {ph}, updated_at = {ph}, "
+                    f"held_since = {ph}, protected_until = {ph}, followup_due = {ph}, protect_warn_at = {ph}, "
+                    f"followup_warn_at = {ph}, last_followup_at = NULL "
+                    f"WHERE workspace_id = {ph} AND id IN ({marks}) AND state = 'in_pool'",
                     (rep, stamp(now), stamp(now), stamp(protected), stamp(followup), stamp(protect_warn),
                      stamp(followup_warn), workspace_id, *lead_ids))
             owner = {lead_id: rep for rep, lead_ids in by_rep.items() for lead_id in lead_ids}

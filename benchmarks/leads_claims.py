@@ -207,6 +207,46 @@ def same_writes(url, plan):
     return rows[0] == rows[1]
 
 
+def split(rows):
+    """Where one process's kehu claims spend their time: SQL execution, peewee compiling statements, the rest."""
+    import kehu
+    from kehu.core.db import database
+
+    url, plan = setup(None, rows, 1)
+    app = kehu.connect(url)
+    logins, ids = plan["bench"]["slices"][0]
+    handles = [app.workspace("bench", user=login, now=NOW) for login in logins]
+    db, spent = database.obj, {"compiled": 0.0, "sql": 0.0, "statements": 0}
+    execute, execute_sql = db.execute, db.execute_sql
+
+    def compiled(query, **kwargs):
+        start = time.perf_counter()
+        try:
+            return execute(query, **kwargs)
+        finally:
+            spent["compiled"] += time.perf_counter() - start
+
+    def sql(text, params=None, *args, **kwargs):
+        start = time.perf_counter()
+        spent["statements"] += 1
+        try:
+            return execute_sql(text, params, *args, **kwargs)
+        finally:
+            spent["sql"] += time.perf_counter() - start
+
+    db.execute, db.execute_sql = compiled, sql
+    start = time.perf_counter()
+    for n, lead_id in enumerate(ids):
+        handles[n % len(handles)].leads.claim(lead_id)
+    total = (time.perf_counter() - start) / len(ids) * 1000
+    del db.execute, db.execute_sql
+    app.close()
+    each = {k: v / len(ids) * 1000 for k, v in spent.items() if k != "statements"}
+    print(f"  kehu per claim (1 process): {total:.2f} ms = {each['sql']:.2f} ms executing "
+          f"{spent['statements'] / len(ids):.0f} statements + {each['compiled'] - each['sql']:.2f} ms peewee "
+          f"building them + {total - each['compiled']:.2f} ms the rest (commit, model rows, checks, hooks)")
+
+
 def main():
     args = arguments()
     if args.db and not args.db.startswith("sqlite"):
@@ -225,6 +265,7 @@ def main():
               f"{1 / ratio:.2f} (target >= 0.50: {'met' if 1 / ratio >= 0.5 else 'missed'})")
         if args.db:
             break  # a given database holds one run's data
+    split(min(args.rows, 1000))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 Both sides read the same generated UTF-8 file with the csv module, compute the same normalised keys
 (E.164 phone and whether it is a mobile, e-mail, company name) and write, per batch of 1000 rows in one
 transaction: the lead rows, one ownership-history row per lead (``imported``) and one audit row per lead.
-The baseline does it with ``executemany`` on the database connection (SQLite's sqlite3 or psycopg2), ids
-assigned by hand; kehu runs the import service (``ws.leads.import_csv``, what ``kehu leads import`` calls):
-header mapping, per-row validation, duplicate checks against the database and inside the file, vetoes,
-the state machine's history and audit rows. Each side works in its own workspace of the same database.
+The baseline does it with sqlite3's ``executemany`` (on PostgreSQL psycopg2's ``execute_values``, one
+multi-row VALUES per batch), ids assigned by hand; kehu runs the import service (``ws.leads.import_csv``,
+what ``kehu leads import`` calls): header mapping, per-row validation, duplicate checks against the database
+and inside the file, vetoes, the state machine's history and audit rows. Each side works in its own
+workspace of the same database.
 
     python benchmarks/leads_import.py --rows 20000
     python benchmarks/leads_import.py --rows 200000 --profile   # cProfile of the kehu side, top 25
@@ -94,9 +95,15 @@ def raw_import(path, workspace_id, pool_id, actor_id):
             events.append((workspace_id, actor_id, now, "lead.imported", "lead", str(lead_id), before, after))
         with database.atomic():
             cursor = database.cursor()
-            cursor.executemany(lead_sql, leads)
-            cursor.executemany(history_sql, history)
-            cursor.executemany(event_sql, events)
+            if pg:  # psycopg2's executemany is a statement per row; execute_values is the multi-row VALUES
+                from psycopg2.extras import execute_values
+
+                for sql, rows_ in ((lead_sql, leads), (history_sql, history), (event_sql, events)):
+                    execute_values(cursor, sql.split(" VALUES ")[0] + " VALUES %s", rows_, page_size=BATCH)
+            else:
+                cursor.executemany(lead_sql, leads)
+                cursor.executemany(history_sql, history)
+                cursor.executemany(event_sql, events)
         inserted += len(rows)
 
     with open(path, encoding="utf-8-sig", newline="") as handle:

@@ -130,12 +130,12 @@ class Candidate:
     login: str
     unit: str | None
     limit: int  # the pool's max_held; 0 = no limit
-    count: object = attrs.field(default=None, repr=False)  # () -> held now; None: 0
+    _count: object = attrs.field(default=None, repr=False, alias="count")  # () -> held now; None: 0
     given: int = 0  # leads given in this batch
 
     @property
     def held(self):
-        return (self.count() if self.count is not None else 0) + self.given
+        return (self._count() if self._count is not None else 0) + self.given
 
     @property
     def full(self):
@@ -432,7 +432,8 @@ class _Run:
             pool_ids = [self.pool.id]
         if real and is_postgres() and pool_ids:
             # One assigner per pool at a time (its cursors and counts); NO KEY: adding leads to it goes on.
-            list(Pool.select(Pool.id).where(Pool.id.in_(pool_ids)).order_by(Pool.id).for_update("FOR NO KEY UPDATE"))
+            list(Pool.select(Pool.id).where(Pool.id.in_(pool_ids)).order_by(Pool.id)
+                 .for_update("FOR NO KEY UPDATE"))
             # Candidates before leads, in the order claims take them: a user deactivated or claiming meanwhile
             # waits for this batch (and the deactivation then hands back what it gave).
             list(User.select(User.id).where(User.workspace == context.workspace, User.active,
@@ -452,6 +453,8 @@ class _Run:
             query = machine.lock_leads(query, skip_locked=True)
         picked = list(query) if query is not None else []
         if lead_ids is not None:
+            place = {lead_id: n for n, lead_id in enumerate(lead_ids)}
+            picked.sort(key=lambda lead: place[lead.id])  # given ids take their turns in the order given
             self._report_unpicked(lead_ids, rows, pools, usable, {lead.id for lead in picked}, results)
         groups = self._route(picked, pools, results)
         assigned = self._decide(groups, results)

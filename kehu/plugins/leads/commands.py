@@ -155,7 +155,7 @@ def leads_sweep(context):
 
 @leads_group.command("assign")
 @click.argument("ids", nargs=-1)
-@click.option("--pool", help="Assign every in-pool lead of this pool (default: public); with IDS, check they are in it.")
+@click.option("--pool", help="Every in-pool lead of this pool (default: public); with IDS, only those in it.")
 @click.option("--strategy", help="round_robin, region, load_balance, designated, special or a plugin's; "
                                  "without it, each lead by its pool's rules.")
 @click.option("--to", "to_logins", help="LOGIN,...: the list (designated, special) or the only candidates.")

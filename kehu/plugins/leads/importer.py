@@ -399,6 +399,10 @@ def import_leads(context, path, pool=None, dry_run=False, errors=None, on_duplic
         handle = open(path, "rb")
     except OSError as exc:
         raise Invalid(f"cannot read {path}: {exc.strerror or exc}") from None
+    errors_path = errors or default_errors_path(path)
+    if os.path.exists(errors_path) and os.path.samefile(errors_path, path):
+        handle.close()
+        raise Invalid(f"--errors {errors_path} is the file being imported: name another file")
     with handle:
         try:
             total = os.fstat(handle.fileno()).st_size
@@ -427,8 +431,7 @@ def import_leads(context, path, pool=None, dry_run=False, errors=None, on_duplic
         if source.bad_lines:
             raise Invalid(f"{path}: the header line is neither UTF-8 nor GBK/GB18030 text")
         plan = Plan(header, mapping, customfields.definitions(context, "lead"), path)
-        job = _Job(context, plan, source, pool, on_duplicate, errors or default_errors_path(path),
-                   keep_empty_errors=errors is not None)
+        job = _Job(context, plan, source, pool, on_duplicate, errors_path, keep_empty_errors=errors is not None)
         work = functools.partial(job.run, reader, batch_size, progress, total)
         with job.errors_file():
             if dry_run:
@@ -612,14 +615,7 @@ class _Job:
             for item, match in zip(keyed, services.find_duplicates(context, [item[4] for item in keyed])):
                 item[5] = match
         if fingerprints:
-            # Rows without e-mail and mobile: the existing lead with the same name, company and phone.
-            by_print = {}
-            names = list({item[3][0][1] for item in fingerprints})
-            for lead in Lead.select(Lead.id, Lead.name, Lead.company_key, Lead.phone_key, Lead.state,
-                                    Lead.holder).where(
-                    Lead.workspace == context.workspace, Lead.name.in_(names), Lead.email_key.is_null(),
-                    Lead.phone_key.is_null() | (Lead.phone_mobile == False)).order_by(Lead.id):  # noqa: E712
-                by_print.setdefault(("same", lead.name, lead.company_key, lead.phone_key), lead)
+            by_print = self._fingerprint_matches([item[3][0] for item in fingerprints])
             for item in fingerprints:
                 item[5] = by_print.get(item[3][0])
         records, lines = [], []
@@ -664,6 +660,39 @@ class _Job:
         rejected.sort(key=lambda r: r[0])
         return {"inserted": len(outcome["created"]), "updated": len(outcome["updated"]), "skipped": skipped,
                 "rejected": rejected}
+
+    def _fingerprint_matches(self, prints):
+        """Existing leads without e-mail and mobile matching ``("same", name, company key, phone key)`` prints.
+
+        Looked up through an indexed key — the landline, else the company — and by name only for rows that
+        have neither; a few queries per batch, each an index range, whatever the size of the table.
+        """
+        ws = self.context.workspace
+        phones = {p[3] for p in prints if p[3]}
+        companies = {p[2] for p in prints if not p[3] and p[2]}
+        names = {p[1] for p in prints if not p[3] and not p[2]}
+        # Only the indexed condition goes to SQL: given "email_key IS NULL" too, SQLite's planner (no
+        # statistics) scans that index — half the table — instead. The rest is checked here.
+        conditions = []
+        if phones:
+            conditions.append(Lead.phone_key.in_(sorted(phones)))
+        if companies:
+            conditions.append(Lead.company_key.in_(sorted(companies)))
+        if names:
+            # No index on name: the range of leads without a company (and phone) is what gets read.
+            conditions.append(Lead.name.in_(sorted(names)) & Lead.company_key.is_null() & Lead.phone_key.is_null())
+        wanted = set(prints)
+        found = {}
+        for condition in conditions:
+            for lead in (Lead.select(Lead.id, Lead.name, Lead.company_key, Lead.phone_key, Lead.phone_mobile,
+                                     Lead.email_key, Lead.state, Lead.holder)
+                         .where(Lead.workspace == ws, condition).order_by(Lead.id)):
+                if lead.email_key is not None or (lead.phone_key and lead.phone_mobile):
+                    continue
+                key = ("same", lead.name, lead.company_key, lead.phone_key)
+                if key in wanted:
+                    found.setdefault(key, lead)
+        return found
 
     def _fingerprint_duplicate(self, match, record):
         """The error for a row matching ``match`` on name+company+phone, or None to skip it (as add_leads would)."""

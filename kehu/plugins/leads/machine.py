@@ -12,7 +12,8 @@ import attrs
 from peewee import chunked
 
 from kehu.core.db import database, is_postgres
-from kehu.core.models import Event
+from kehu.core.models import Event, User
+from kehu.errors import Invalid
 from kehu.plugins.leads.models import CONVERTED, HELD, IN_POOL, Lead, LeadTransition, Pool
 
 # Reason codes of the ownership timeline.
@@ -61,6 +62,15 @@ def lock_leads(query, skip_locked=False):
     return query
 
 
+def _require_active_holder(context, holder_id):
+    """A lead is only ever given to an active user of the workspace (locked against a concurrent deactivation)."""
+    query = User.select(User.id).where(User.id == holder_id, User.workspace == context.workspace, User.active)
+    if is_postgres():
+        query = query.for_update("FOR SHARE")
+    if not query.exists():
+        raise Invalid(f"user {holder_id} is not an active user of this workspace")
+
+
 def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=None, skip_locked=False):
     """Move leads ``lead_ids`` that are in one of ``expect_states`` to ``to_state`` with ``holder_id``.
 
@@ -69,12 +79,18 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
     """
     if not lead_ids:
         return []
-    rows = list(lock_leads(
-        Lead.select(Lead.id, Lead.state, Lead.holder, Lead.pool)
-        .where(Lead.workspace == context.workspace, Lead.id.in_(list(lead_ids)), Lead.state.in_(expect_states)),
-        skip_locked,
-    ).tuples())
-    rows = [row for row in rows if to_state in ALLOWED[row[1]] and not (to_state == HELD and row[2] == holder_id)]
+    if to_state == HELD:
+        _require_active_holder(context, holder_id)
+    # Look the ids up by primary key only and check workspace and state here: with `workspace_id = ? AND
+    # state IN (...)` in the WHERE, planners pick the (workspace, state) index and scan a whole pool.
+    rows = [
+        (lead_id, state, holder, pool)
+        for lead_id, workspace_id, state, holder, pool in lock_leads(
+            Lead.select(Lead.id, Lead.workspace, Lead.state, Lead.holder, Lead.pool)
+            .where(Lead.id.in_(list(lead_ids))), skip_locked).tuples()
+        if workspace_id == context.workspace.id and state in expect_states
+        and to_state in ALLOWED[state] and not (to_state == HELD and holder == holder_id)
+    ]
     if not rows:
         return []
     now = context.now
@@ -98,8 +114,8 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
             if to_state == CONVERTED:
                 values[Lead.converted_at] = now
         # Conditional on the state read above: a concurrent worker's move makes this a no-op for that row.
-        Lead.update(values).where(Lead.workspace == context.workspace, Lead.id.in_(ids),
-                                  Lead.state.in_(expect_states)).execute()
+        # By primary key (ids checked above); still conditional on the state, against a concurrent mover.
+        Lead.update(values).where(Lead.id.in_(ids), Lead.state.in_(expect_states)).execute()
         moved_ids.update(ids)
     moves = [Move(lead_id, state, to_state, holder,
                   holder_id if to_state == HELD else holder if to_state == CONVERTED else None, reason)

@@ -79,7 +79,7 @@ def condition_text(condition):
 
 def matches(condition, lead):
     """Whether ``lead`` (anything with ``source``/``region``/``industry``) meets ``condition``."""
-    return all(getattr(lead, key) == value for key, value in (condition or {}).items() if value is not None)
+    return all(getattr(lead, key, None) == value for key, value in (condition or {}).items() if value is not None)
 
 
 def rule_view(rule, pool_name, team_path, logins):
@@ -98,8 +98,8 @@ def _views(context, rules):
     paths = dict(OrgUnit.select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(teams)).tuples()) if teams else {}
     ids = {uid for r in rules for uid in (r.targets or [])}
     logins = dict(User.select(User.id, User.login).where(User.id.in_(ids)).tuples()) if ids else {}
-    return [rule_view(r, pools.get(r.pool_id), paths.get(r.team_id), [logins.get(u, f"#{u}") for u in r.targets or []])
-            for r in rules]
+    return [rule_view(r, pools.get(r.pool_id), paths.get(r.team_id),
+                      [logins.get(u, f"#{u}") for u in r.targets or []]) for r in rules]
 
 
 def _pool(context, name):
@@ -129,8 +129,8 @@ def add_rule(context, strategy, pool=None, source=None, region=None, industry=No
     unit = unit_by_path(context, data["team"]) if data["team"] else None
     users = target_users(context, data["to"])
     condition = {k: data[k] for k in CONDITION_FIELDS if data[k] is not None}
-    scope = AssignmentRule.select().where(AssignmentRule.workspace == context.workspace, AssignmentRule.pool == row)
-    count = scope.count()
+    count = AssignmentRule.select().where(AssignmentRule.workspace == context.workspace,
+                                          AssignmentRule.pool == row).count()
     at = min(data["position"] or count + 1, count + 1)
     if at <= count:
         (AssignmentRule.update(position=AssignmentRule.position + 1)

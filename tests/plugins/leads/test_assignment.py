@@ -74,8 +74,9 @@ class Acme:
 
     def holders(self, ids=None):
         """``{lead id: holder login or None}`` as stored."""
-        query = Lead.select(Lead.id, User.login).join(User, on=(Lead.holder == User.id), join_type=JOIN.LEFT_OUTER) \
-            .where(Lead.workspace == self.workspace)
+        query = (Lead.select(Lead.id, User.login)
+                 .join(User, on=(Lead.holder == User.id), join_type=JOIN.LEFT_OUTER)
+                 .where(Lead.workspace == self.workspace))
         if ids is not None:
             query = query.where(Lead.id.in_(list(ids)))
         return dict(query.tuples())
@@ -348,6 +349,12 @@ def test_list_strategies_need_a_list(acme):
             acme.as_("m1").leads.rules_add(name)
 
 
+def test_given_ids_take_their_turns_in_the_order_given(acme):
+    a, b, c = acme.add_leads(3)
+    results = acme.as_("d1").leads.assign([c, a, b, c], strategy="designated", to="zhao,li")
+    assert [(r["lead"], r["holder"]) for r in results] == [(c, "zhao"), (a, "li"), (b, "zhao")]
+
+
 def test_to_narrows_the_candidates_of_round_robin(acme):
     acme.add_leads(4)
     results = acme.as_("d1").leads.assign(strategy="round_robin", to="zhao,wang")
@@ -450,7 +457,8 @@ def test_the_history_says_assigned_by_whom(acme):
         ("added", None, "admin", IN_POOL), ("assigned", "wang", "m1", HELD)]
     shown = acme.as_("wang").leads.show(lead)
     assert shown["holder"] == "wang" and shown["protected_until"] and shown["followup_due"]
-    assigned = Event.get(Event.entity_type == "lead", Event.entity_id == str(lead), Event.action == "lead.assigned")
+    assigned = Event.get(Event.entity_type == "lead", Event.entity_id == str(lead),
+                         Event.action == "lead.assigned")
     assert assigned.after["holder"] == User.get(User.login == "wang").id
 
 
@@ -574,9 +582,10 @@ def test_a_plugin_adds_a_strategy_and_the_service_checks_its_answers(acme, conne
     app.workspace("acme", user="admin").plugins.enable("picky")
     m = app.workspace("acme", user="d1").leads
     results = m.assign(strategy="cheat", team=EAST_1, explain=True)
+    admin, sun = User.get(User.login == "admin").id, User.get(User.login == "sun").id
     assert [(r["holder"], r["why"]) for r in results] == [
-        (None, f"cheat in {EAST_1}: cheat chose user {User.get(User.login == 'admin').id}, who may not receive it"),
-        (None, f"cheat in {EAST_1}: cheat chose user {User.get(User.login == 'sun').id}, who may not receive it"),
+        (None, f"cheat in {EAST_1}: cheat chose user {admin}, who may not receive it"),
+        (None, f"cheat in {EAST_1}: cheat chose user {sun}, who may not receive it"),
         ("wang", f"cheat in {EAST_1}: fine"),
         (None, f"cheat in {EAST_1}: cheat gave it to no one"),
     ]

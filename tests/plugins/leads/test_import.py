@@ -168,13 +168,13 @@ def test_a_dirty_file_keeps_every_good_row_and_reports_each_bad_one_with_its_lin
 
 
 def test_the_same_file_twice_inserts_nothing_new(crm, kehu, tmp_path):
-    path = write(tmp_path / "leads.csv", DIRTY + "钱一,无手机公司,,,江苏,,,same as line 14, no phone\n"
+    path = write(tmp_path / "leads.csv", DIRTY + "钱一,无手机公司,,,江苏,,,same as line 14 and no phone\n"
                                                  "李四,杭州茶叶 有限公司,057187654321,,,,,landline only again\n")
     first = kehu.ok("leads", "import", path)
     count = len(leads_of(crm))
     second = kehu.ok("leads", "import", path)
 
-    assert first["inserted"] == 5 and second["inserted"] == 0
+    assert first["inserted"] == 6 and second["inserted"] == 0  # 老客户 too: not in the database here
     assert len(leads_of(crm)) == count
     assert second["skipped"] == first["inserted"] + first["skipped"]
     assert second["rejected"] == first["rejected"]
@@ -497,6 +497,8 @@ def test_an_unwritable_errors_file_fails_before_anything_is_written(crm, kehu, t
     path = write(tmp_path / "a.csv", "name\n甲\n")
     message = kehu.fails("leads", "import", path, "--errors", str(tmp_path / "no" / "such" / "dir.csv"))
     assert "cannot write the errors file" in message and leads_of(crm) == []
+    assert "is the file being imported" in kehu.fails("leads", "import", path, "--errors", path)
+    assert (tmp_path / "a.csv").read_text(encoding="utf-8") == "name\n甲\n" and leads_of(crm) == []
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -2,6 +2,7 @@
 
 from kehu.core import access, customfields, normalize
 from kehu.core.context import service
+from kehu.core.db import bulk_insert
 from kehu.core.models import Contact, Customer, Event, User
 from kehu.core.schemas import CustomerInput, listing_bounds, load
 from kehu.core.services import ownership
@@ -120,7 +121,7 @@ def create_customers(context, records, origin="manual"):
     created, events = [], []
     if rows:
         # One multi-row INSERT; RETURNING gives the ids in VALUES order (SQLite >= 3.35, PostgreSQL).
-        ids = [row.id for row in Customer.insert_many(rows).returning(Customer.id).execute()]
+        ids = bulk_insert(Customer, rows)
         for customer_id, row in zip(ids, rows):
             customer = Customer(id=customer_id, **row)
             customer.__dict__["owner_login"] = logins.get(row["owner"])
@@ -129,7 +130,7 @@ def create_customers(context, records, origin="manual"):
             events.append({"workspace": context.workspace.id, "actor": getattr(context.user, "id", None),
                            "at": context.now, "action": "customer.created", "entity_type": "customer",
                            "entity_id": str(customer_id), "after": {**record, "origin": origin}})
-        Event.insert_many(events).execute()
+        bulk_insert(Event, events, returning=False)
         context.after_commit(lambda: context.hooks.kehu_records_created(context=context, entity="customer",
                                                                         records=created))
     rejected.sort(key=lambda r: r["index"])

@@ -9,9 +9,8 @@ one audit row per lead, and one ``kehu_leads_moved`` call per committed batch.
 import datetime as dt
 
 import attrs
-from peewee import chunked
 
-from kehu.core.db import database, is_postgres
+from kehu.core.db import bulk_insert, database, is_postgres
 from kehu.core.models import Event, User
 from kehu.errors import Invalid
 from kehu.plugins.leads.models import CONVERTED, HELD, IN_POOL, Lead, LeadTransition, Pool
@@ -124,7 +123,6 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
     return moves
 
 
-RECORD_CHUNK = 1000  # rows per INSERT of history/audit rows: 10 values each, well under SQLite's 32766
 
 
 def record(context, moves, note=None):
@@ -133,20 +131,19 @@ def record(context, moves, note=None):
         return
     actor = context.user.id if context.user is not None else None
     ws = context.workspace.id
-    # In chunks: stock SQLite binds at most 32766 variables a statement, and a sweep batch has 5000 moves.
-    for chunk in chunked(moves, RECORD_CHUNK):
-        LeadTransition.insert_many([
-            {"workspace": ws, "lead": m.lead, "from_state": m.from_state, "to_state": m.to_state,
-             "from_holder": m.from_holder, "to_holder": m.to_holder, "reason": m.reason, "note": note,
-             "actor": actor, "at": context.now}
-            for m in chunk
-        ]).execute()
-        Event.insert_many([
-            {"workspace": ws, "actor": actor, "at": context.now, "action": f"lead.{m.reason}", "entity_type": "lead",
-             "entity_id": str(m.lead), "before": {"state": m.from_state, "holder": m.from_holder},
-             "after": {"state": m.to_state, "holder": m.to_holder, **({"note": note} if note else {})}}
-            for m in chunk
-        ]).execute()
+    # bulk_insert chunks under SQLite's bound-parameter limit and builds each statement once (fast paths).
+    bulk_insert(LeadTransition, [
+        {"workspace": ws, "lead": m.lead, "from_state": m.from_state, "to_state": m.to_state,
+         "from_holder": m.from_holder, "to_holder": m.to_holder, "reason": m.reason, "note": note,
+         "actor": actor, "at": context.now}
+        for m in moves
+    ], returning=False)
+    bulk_insert(Event, [
+        {"workspace": ws, "actor": actor, "at": context.now, "action": f"lead.{m.reason}", "entity_type": "lead",
+         "entity_id": str(m.lead), "before": {"state": m.from_state, "holder": m.from_holder},
+         "after": {"state": m.to_state, "holder": m.to_holder, **({"note": note} if note else {})}}
+        for m in moves
+    ], returning=False)
     context.after_commit(lambda: context.hooks.kehu_leads_moved(context=context, moves=moves))
 
 

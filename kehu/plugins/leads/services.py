@@ -9,7 +9,7 @@ from peewee import fn
 
 from kehu.core import access, customfields, normalize
 from kehu.core.context import Notice, service
-from kehu.core.db import is_postgres
+from kehu.core.db import bulk_insert, is_postgres
 from kehu.core.models import Customer, OrgUnit, User
 from kehu.core.schemas import listing_bounds, load
 from kehu.core.services import activities, customers
@@ -307,7 +307,7 @@ def _insert_leads(context, rows, origin):
                        "industry": data["industry"], "source": data["source"], "custom": data["custom"],
                        "pool": data["pool"].id, "state": IN_POOL, "created_at": context.now,
                        "updated_at": context.now, **keys})
-    ids = [row.id for row in Lead.insert_many(values).returning(Lead.id).execute()]
+    ids = bulk_insert(Lead, values)
     reason = machine.IMPORTED if origin == "import" else machine.ADDED
     machine.record(context, [machine.Move(i, None, IN_POOL, None, None, reason) for i in ids])
     by_owner = {}

@@ -16,9 +16,11 @@ def kehu_register_models(register):
 
 @hookimpl
 def kehu_register_services(register):
-    from kehu.plugins.leads import services
+    from kehu.plugins.leads import assignment, dupes, importer, rules, services
 
-    register("leads", services.SERVICES)
+    register("leads", {**services.SERVICES, "assign": assignment.assign_leads, "rules_add": rules.add_rule,
+                       "rules": rules.list_rules, "rules_remove": rules.remove_rule,
+                       "import_csv": importer.import_leads, "dupes": dupes.possible_duplicates})
 
 
 @hookimpl

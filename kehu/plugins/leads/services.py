@@ -554,14 +554,4 @@ SERVICES = {
     "pool_create": create_pool, "pool_set": set_pool, "pools": list_pools, "add": add_lead, "add_many": add_leads,
     "show": show_lead, "list": list_leads, "history": lead_history, "claim": claim_lead, "release": release_lead,
     "transfer": transfer_lead, "follow_up": follow_up_lead, "convert": convert_lead, "sweep": sweep,
-    # assignment and its rules live in their own modules (which import nothing from this one at load time)
-    "assign": __import__("kehu.plugins.leads.assignment", fromlist=["_"]).assign_leads,
-    "rules_add": __import__("kehu.plugins.leads.rules", fromlist=["_"]).add_rule,
-    "rules": __import__("kehu.plugins.leads.rules", fromlist=["_"]).list_rules,
-    "rules_remove": __import__("kehu.plugins.leads.rules", fromlist=["_"]).remove_rule,
-    # CSV import and possible duplicates (kehu.plugins.leads.importer / .dupes, loaded on first use)
-    "import_csv": lambda context, path, **options: __import__(
-        "kehu.plugins.leads.importer", fromlist=["_"]).import_leads(context, path, **options),
-    "dupes": lambda context, **options: __import__(
-        "kehu.plugins.leads.dupes", fromlist=["_"]).possible_duplicates(context, **options),
 }

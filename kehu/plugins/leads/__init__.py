@@ -84,10 +84,31 @@ def kehu_activities_logged(context, activities):
 
 @hookimpl
 def kehu_populate_demo(context, customers, say):
+    """Demo: leads in the public pool, one claimed by a rep, the rest dealt round-robin by the manager."""
+    from kehu.plugins.leads import assignment, services
+
     pool = Pool.get(Pool.workspace == context.workspace, Pool.name == PUBLIC_POOL)
-    say(f"leads: the public pool '{pool.name}' (公海) is ready: a rep may hold {pool.max_held} leads and claim "
-        f"{pool.daily_claims} a day; unconverted leads return after {pool.protect_days} days, "
-        f"or after {pool.followup_days} days without follow-up.")
+    samples = [
+        {"name": "王磊", "company": "宁波海鲜批发市场", "phone": "13605740011", "region": "浙江", "source": "CSC网单"},
+        {"name": "刘芳", "company": "苏州母婴用品店", "phone": "13962110022", "region": "江苏", "source": "公司资源"},
+        {"name": "赵强", "company": "温州眼镜厂", "phone": "0577-8888 6666", "region": "浙江",
+         "source": "个人搜索-公共资源"},
+        {"name": "陈晨", "company": "合肥连锁便利店", "phone": "13855110033", "region": "安徽", "source": "老客户介绍"},
+        {"name": "周杰", "company": "无锡机械配件厂", "email": "zhou@wx-parts.example", "region": "江苏",
+         "source": "个人搜索-个人人脉"},
+    ]
+    added = services.add_leads(context, samples)["created"]
+    li = context.app.workspace(context.workspace.name, user="li", now=context.clock)
+    claim = services.claim_lead(li.context, added[0]["id"])
+    director = context.app.workspace(context.workspace.name, user="zhou", now=context.clock)
+    dealt = assignment.assign_leads(director.context, pool=PUBLIC_POOL, strategy="round_robin")
+    given = [d for d in dealt if d["holder"]]
+    say(f"leads: added {len(added)} leads to the public pool '{pool.name}' (公海); rep li claimed lead "
+        f"{claim['lead']} (protected until {claim['protected_until'][:10]}, follow up by "
+        f"{claim['followup_due'][:10]}); director zhou dealt {len(given)} more round-robin to "
+        f"{', '.join(sorted({d['holder'] for d in given}))}. Pool rules: hold ≤ {pool.max_held}, "
+        f"claim ≤ {pool.daily_claims}/day, recycle after {pool.protect_days} days unconverted or "
+        f"{pool.followup_days} days without follow-up.")
 
 
 @hookimpl

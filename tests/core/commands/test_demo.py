@@ -29,7 +29,7 @@ def test_demo_builds_a_new_database_and_prints_a_tour(tmp_path, clean_env):
     assert "kehu demo: built workspace 'demo'" in out
     assert "rep li sees 3 of 6 customers" in out
     assert "refused (permission_denied" in out
-    assert "leads: the public pool 'public'" in out
+    assert "leads: added 5 leads to the public pool 'public'" in out
     assert "Try next:" in out
     # The tour's promises hold in the database it made.
     listed = run(tmp_path, "--json", "-w", "demo", "--as", "li", "customer", "list")

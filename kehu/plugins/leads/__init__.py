@@ -113,8 +113,8 @@ def kehu_populate_demo(context, customers, say):
 
 @hookimpl
 def kehu_assignment_strategies(register):
-    """The built-in assignment strategies (see kehu.plugins.leads.assignment for the interface)."""
-    from kehu.plugins.leads import assignment
+    """The built-in assignment strategies (see kehu.plugins.leads.strategies for the interface)."""
+    from kehu.plugins.leads import strategies
 
-    for name, function in assignment.BUILTIN_STRATEGIES.items():
+    for name, function in strategies.BUILTIN_STRATEGIES.items():
         register(name, function)

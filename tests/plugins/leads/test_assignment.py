@@ -29,7 +29,7 @@ from kehu.cli import make_cli
 from kehu.core.db import database
 from kehu.core.models import Event, User, Workspace
 from kehu.errors import Invalid, NotFound, PermissionDenied
-from kehu.plugins.leads import assignment
+from kehu.plugins.leads import assignment, strategies
 from kehu.plugins.leads.models import HELD, IN_POOL, Lead, LeadTransition, Pool, RoundRobinCursor
 
 EAST_1, EAST_2, NORTH_1 = "总公司/华东/销售一部", "总公司/华东/销售二部", "总公司/华北/销售一部"
@@ -574,7 +574,7 @@ def cheat(context, leads, candidates, options):
 def test_a_plugin_adds_a_strategy_and_the_service_checks_its_answers(acme, connect_with):
     app = connect_with(plugins=[("picky", Picky())])
     assert app.registry.strategies["juniors_first"] == ("picky", juniors_first)
-    assert app.registry.strategies["round_robin"] == ("leads", assignment.round_robin)
+    assert app.registry.strategies["round_robin"] == ("leads", strategies.round_robin)
     ws = Acme(app)
     ws.add_leads(4)
     with pytest.raises(Invalid, match="not enabled"):

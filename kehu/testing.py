@@ -433,3 +433,25 @@ def kehu_app(kehu_db_url):
     app = kehu.connect(kehu_db_url)
     yield app
     app.close()
+
+
+@pytest.fixture
+def kehu_connect_with(kehu_app):
+    """``kehu_connect_with(plugins=[(name, obj)])``: another ``kehu.connect`` on the test's database.
+
+    Use it to try a plugin object without installing a package. kehu's models bind to one database proxy,
+    so at teardown every extra app is closed and the proxy is handed back to ``kehu_app``.
+    """
+    from kehu.core.db import database
+
+    opened = []
+
+    def open_app(plugins=()):
+        app = kehu.connect(kehu_app.url, plugins=plugins)
+        opened.append(app)
+        return app
+
+    yield open_app
+    for app in opened:
+        app.close()
+    database.initialize(kehu_app.db)

@@ -18,8 +18,6 @@ the same services the CLI calls.
 
 import pytest
 
-import kehu
-from kehu.core.db import database
 from kehu.core.models import Event, Workspace
 
 ACME_UNITS = ("总公司/华东/销售一部", "总公司/华东/销售二部", "总公司/华北/销售一部")
@@ -114,19 +112,6 @@ def owned(crm):
 
 
 @pytest.fixture
-def connect_with(kehu_app):
-    """``connect_with(plugins=[(name, obj)])``: a second ``kehu.connect`` on the test's database.
-
-    kehu's models bind to one database proxy, so the proxy is handed back to ``kehu_app`` at teardown.
-    """
-    opened = []
-
-    def open_app(plugins=()):
-        app = kehu.connect(kehu_app.url, plugins=plugins)
-        opened.append(app)
-        return app
-
-    yield open_app
-    for app in opened:
-        app.close()
-    database.initialize(kehu_app.db)
+def connect_with(kehu_connect_with):
+    """See :func:`kehu.testing.kehu_connect_with`."""
+    return kehu_connect_with

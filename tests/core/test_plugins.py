@@ -54,19 +54,9 @@ def greetings_stored(workspace_name):
 
 
 @pytest.fixture
-def connect(kehu_app):
-    """``connect(plugins=[(name, obj)])``: ``kehu.connect`` on the test's database; closed at teardown."""
-    opened = []
-
-    def open_app(plugins=()):
-        app = kehu.connect(kehu_app.url, plugins=plugins)
-        opened.append(app)
-        return app
-
-    yield open_app
-    for app in opened:
-        app.close()
-    database.initialize(kehu_app.db)
+def connect(kehu_connect_with):
+    """See :func:`kehu.testing.kehu_connect_with`."""
+    return kehu_connect_with
 
 
 @pytest.fixture

@@ -111,19 +111,8 @@ def acme(kehu_app):
 
 
 @pytest.fixture
-def connect_with(kehu_app):
-    """``connect_with(plugins=[(name, obj)])``: a second ``kehu.connect`` on the test's database."""
-    opened = []
-
-    def open_app(plugins=()):
-        app = kehu.connect(kehu_app.url, plugins=plugins)
-        opened.append(app)
-        return app
-
-    yield open_app
-    for app in opened:
-        app.close()
-    database.initialize(kehu_app.db)
+def connect_with(kehu_connect_with):
+    return kehu_connect_with
 
 
 def spread(results):

@@ -70,15 +70,18 @@ def _require_active_holder(context, holder_id):
         raise Invalid(f"user {holder_id} is not an active user of this workspace")
 
 
-def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=None, skip_locked=False):
+def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=None, skip_locked=False,
+         pools=None):
     """Move leads ``lead_ids`` that are in one of ``expect_states`` to ``to_state`` with ``holder_id``.
 
     Runs in the caller's transaction. Returns the list of :class:`Move` actually made: a lead that another
     worker moved first (or that is locked, with ``skip_locked``) is left out, never moved twice.
+    ``pools`` (id → Pool) saves reading pools the caller has already read.
     """
     if not lead_ids:
         return []
-    if to_state == HELD:
+    if to_state == HELD and not (context.user is not None and holder_id == context.user.id):
+        # The acting user was checked active when the handle was opened; anyone else is checked here.
         _require_active_holder(context, holder_id)
     # Look the ids up by primary key only and check workspace and state here: with `workspace_id = ? AND
     # state IN (...)` in the WHERE, planners pick the (workspace, state) index and scan a whole pool.
@@ -102,7 +105,7 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
         if to_state != CONVERTED:  # a converted lead stays with (and visible to) the rep who converted it
             values[Lead.holder] = holder_id if to_state == HELD else None
         if to_state == HELD:
-            pool = Pool.get_by_id(pool_id)
+            pool = (pools or {}).get(pool_id) or Pool.get_by_id(pool_id)
             protected, followup, protect_warn, followup_warn = deadlines(pool, now)
             values.update({Lead.held_since: now, Lead.protected_until: protected, Lead.followup_due: followup,
                            Lead.protect_warn_at: protect_warn, Lead.followup_warn_at: followup_warn,

@@ -9,7 +9,7 @@ from peewee import fn
 
 from kehu.core import access, customfields, normalize
 from kehu.core.context import Notice, service
-from kehu.core.db import bulk_insert, is_postgres
+from kehu.core.db import bulk_insert, is_postgres, to_utc
 from kehu.core.models import Customer, OrgUnit, User
 from kehu.core.schemas import listing_bounds, load
 from kehu.core.services import activities, customers
@@ -338,15 +338,13 @@ def add_lead(context, **fields):
 
 
 def _lock_user(context):
-    """Serialise one rep's claims across processes (PostgreSQL row lock; SQLite's write lock does it)."""
+    """Serialise one rep's claims across processes (PostgreSQL row lock; SQLite's write lock does it), and
+    make sure the rep is still active: a handle can outlive a deactivation."""
+    query = User.select(User.active).where(User.id == context.user.id)
     if is_postgres():
-        User.select(User.id).where(User.id == context.user.id).for_update().execute()
-
-
-def claim_outcome(lead):
-    return {"lead": lead.id, "holder": lead.holder.login if lead.holder_id else None,
-            "protected_until": lead.protected_until.isoformat() if lead.protected_until else None,
-            "followup_due": lead.followup_due.isoformat() if lead.followup_due else None}
+        query = query.for_update()
+    if not query.scalar():
+        raise PermissionDenied(f"{context.user.login} is no longer an active user")
 
 
 def local_midnight(context, days_after=0):
@@ -401,10 +399,14 @@ def claim_lead(context, lead_id):
         if today >= pool.daily_claims:
             raise KehuError(f"you have claimed {today} leads of pool {pool.name} today (the most is "
                             f"{pool.daily_claims} a day)", code="claim_limit_daily")
-    moved = machine.move(context, [lead.id], HELD, context.user.id, machine.CLAIMED, (IN_POOL,))
+    moved = machine.move(context, [lead.id], HELD, context.user.id, machine.CLAIMED, (IN_POOL,),
+                         pools={pool.id: pool})
     if not moved:
         raise KehuError(f"lead {lead.id} was just taken by someone else", code="already_held")
-    return claim_outcome(Lead.get_by_id(lead.id))
+    protected, followup, _, _ = machine.deadlines(pool, context.now)  # what move() just wrote
+    return {"lead": lead.id, "holder": context.user.login,
+            "protected_until": to_utc(protected).isoformat() if protected else None,
+            "followup_due": to_utc(followup).isoformat() if followup else None}
 
 
 def _held_by_someone_in_scope(context, lead, doing):

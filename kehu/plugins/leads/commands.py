@@ -256,4 +256,14 @@ def leads_dupes(context, limit, offset, csv_output):
          csv_output=csv_output)
 
 
+@leads_group.command("return-customer")
+@click.argument("customer_id")
+@click.option("--reason", required=True, help="Loss reason: 主动放弃, 主动离开 or 被挖走 (workspace picklist).")
+@click.option("--pool", help="Pool name (default: public).")
+@pass_context
+def leads_return_customer(context, customer_id, reason, pool):
+    """Put a lost or neglected customer back into a pool; whoever takes its lead owns it again."""
+    emit(services.return_customer_to_pool(context, customer_id, reason, pool))
+
+
 COMMANDS = [leads_group]

@@ -11,7 +11,8 @@ import datetime as dt
 import attrs
 
 from kehu.core.db import bulk_insert, database, is_postgres
-from kehu.core.models import Event, User
+from kehu.core.models import Customer, Event, User
+from kehu.core.services import ownership
 from kehu.errors import Invalid
 from kehu.plugins.leads.models import CONVERTED, HELD, IN_POOL, Lead, LeadTransition, Pool
 
@@ -19,6 +20,7 @@ from kehu.plugins.leads.models import CONVERTED, HELD, IN_POOL, Lead, LeadTransi
 ADDED, IMPORTED, CLAIMED, ASSIGNED, TRANSFERRED = "added", "imported", "claimed", "assigned", "transferred"
 RELEASED, RECYCLED_UNCONVERTED, RECYCLED_NO_FOLLOWUP = "released", "recycled_unconverted", "recycled_no_followup"
 CONVERTED_REASON, HANDOVER, DEACTIVATED = "converted", "handover", "holder_deactivated"
+CUSTOMER_RETURNED = "customer_returned"
 # Moves after which the previous holder waits out the pool's cooldown before claiming the lead again.
 COOLDOWN_REASONS = (RELEASED, RECYCLED_UNCONVERTED, RECYCLED_NO_FOLLOWUP)
 
@@ -86,9 +88,9 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
     # Look the ids up by primary key only and check workspace and state here: with `workspace_id = ? AND
     # state IN (...)` in the WHERE, planners pick the (workspace, state) index and scan a whole pool.
     rows = [
-        (lead_id, state, holder, pool)
-        for lead_id, workspace_id, state, holder, pool in lock_leads(
-            Lead.select(Lead.id, Lead.workspace, Lead.state, Lead.holder, Lead.pool)
+        (lead_id, state, holder, pool, customer)
+        for lead_id, workspace_id, state, holder, pool, customer in lock_leads(
+            Lead.select(Lead.id, Lead.workspace, Lead.state, Lead.holder, Lead.pool, Lead.customer)
             .where(Lead.id.in_(list(lead_ids))), skip_locked).tuples()
         if workspace_id == context.workspace.id and state in expect_states
         and to_state in ALLOWED[state] and not (to_state == HELD and holder == holder_id)
@@ -97,7 +99,7 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
         return []
     now = context.now
     by_pool = {}
-    for lead_id, _, _, pool_id in rows:
+    for lead_id, _, _, pool_id, _ in rows:
         by_pool.setdefault(pool_id, []).append(lead_id)
     moved_ids = set()
     for pool_id, ids in by_pool.items():
@@ -121,8 +123,14 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
         moved_ids.update(ids)
     moves = [Move(lead_id, state, to_state, holder,
                   holder_id if to_state == HELD else holder if to_state == CONVERTED else None, reason)
-             for lead_id, state, holder, _ in rows if lead_id in moved_ids]
+             for lead_id, state, holder, _, _ in rows if lead_id in moved_ids]
     record(context, moves, note)
+    customers = [customer for lead_id, _, _, _, customer in rows if customer is not None and lead_id in moved_ids]
+    if customers and to_state != CONVERTED:
+        # A customer returned to a pool is owned by whoever holds its lead, and by nobody while it waits;
+        # its owner changes through core's owner service (one writer per column, DESIGN decision 6).
+        ownership.write_owner(context, Customer, "customer", customers, holder_id if to_state == HELD else None,
+                              f"lead_{reason}")
     return moves
 
 

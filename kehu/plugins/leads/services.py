@@ -12,8 +12,8 @@ from kehu.core.context import Notice, service
 from kehu.core.db import bulk_insert, is_postgres, to_utc
 from kehu.core.models import Customer, OrgUnit, User
 from kehu.core.schemas import listing_bounds, load
-from kehu.core.services import activities, customers
-from kehu.core.services.lookup import parse_id, unit_by_path, user_by_login
+from kehu.core.services import activities, customers, ownership
+from kehu.core.services.lookup import customer_by_id, parse_id, unit_by_path, user_by_login
 from kehu.core.views import attr, dump, iso, login, with_login
 from kehu.errors import Conflict, Invalid, KehuError, NotFound, PermissionDenied
 from kehu.plugins.leads import machine
@@ -334,6 +334,48 @@ def add_lead(context, **fields):
     return show_lead(context, outcome["created"][0]["id"])
 
 
+# --- customers back to a pool -------------------------------------------------------------------------------
+
+# DOMAIN.md §1.3: why a customer returns to the public pool (kehu default picklist; workspace setting
+# ``loss_reasons`` overrides it).
+LOSS_REASONS = ("主动放弃", "主动离开", "被挖走")
+
+
+def loss_reasons(context):
+    return tuple((context.workspace.settings or {}).get("loss_reasons") or LOSS_REASONS)
+
+
+@service
+def return_customer_to_pool(context, customer_id, reason, pool=None):
+    """Put a lost or neglected customer into a pool (default public) as a lead linked to it.
+
+    The owner or a manager over them may do it; ``reason`` is a loss reason (主动放弃 / 主动离开 / 被挖走 by
+    default). The customer has no owner while it waits; whoever claims or is assigned the lead owns it again.
+    """
+    allowed = loss_reasons(context)
+    if reason not in allowed:
+        raise Invalid(f"reason must be one of {', '.join(allowed)}")
+    customer = customer_by_id(context, customer_id)
+    if context.user is not None and customer.owner_id != context.user.id:
+        access.require_manager(context, "return another user's customer to the pool")
+    access.require_record(context, "view", customer.owner_id, f"customer {customer.id}")
+    target = pool_by_name(context, pool)
+    waiting = Lead.get_or_none(Lead.workspace == context.workspace, Lead.customer == customer,
+                               Lead.state.in_((IN_POOL, HELD)))
+    if waiting is not None:
+        raise Conflict(f"customer {customer.id} is already in pool work as lead {waiting.id}")
+    values = {"name": customer.name, "company": customer.name, "phone": customer.phone, "email": customer.email,
+              "region": customer.region, "industry": customer.industry, "source": customer.source}
+    keys = lead_keys(values, phone_region(context))
+    [lead_id] = bulk_insert(Lead, [{**values, **keys, "workspace": context.workspace.id, "custom": {},
+                                    "pool": target.id, "state": IN_POOL, "customer": customer.id,
+                                    "created_at": context.now, "updated_at": context.now}])
+    machine.record(context, [machine.Move(lead_id, None, IN_POOL, customer.owner_id, None,
+                                          machine.CUSTOMER_RETURNED)], note=reason)
+    ownership.write_owner(context, Customer, "customer", [customer.id], None, f"returned_to_pool: {reason}")
+    return show_lead(context, lead_id)
+
+
 # --- ownership --------------------------------------------------------------------------------------------
 
 
@@ -556,4 +598,5 @@ SERVICES = {
     "pool_create": create_pool, "pool_set": set_pool, "pools": list_pools, "add": add_lead, "add_many": add_leads,
     "show": show_lead, "list": list_leads, "history": lead_history, "claim": claim_lead, "release": release_lead,
     "transfer": transfer_lead, "follow_up": follow_up_lead, "convert": convert_lead, "sweep": sweep,
+    "return_customer": return_customer_to_pool,
 }

@@ -36,6 +36,7 @@ import contextlib
 import glob
 import importlib.util
 import itertools
+import json
 import os
 import re
 import shutil
@@ -455,3 +456,71 @@ def kehu_connect_with(kehu_app):
     for app in opened:
         app.close()
     database.initialize(kehu_app.db)
+
+
+class KehuCli:
+    """Runs ``kehu --db URL [-w WS] [--as USER] [--now T] [--json] ARGS`` in-process, as a user would.
+
+    ``workspace``, ``user`` and ``now`` are defaults every call may override (``as_=``, ``w=``, ``now=``).
+    Each call builds a fresh root group and hands kehu's database proxy back to ``app`` afterwards (the
+    command opened its own App on the same database).
+    """
+
+    def __init__(self, app, workspace=None, user=None, now=None):
+        self.app = app
+        self.workspace, self.user, self.now = workspace, user, now
+
+    def run(self, *args, as_=..., w=..., now=..., json_mode=False):
+        from click.testing import CliRunner
+
+        from kehu.cli import make_cli
+        from kehu.core.db import database
+
+        as_ = self.user if as_ is ... else as_
+        w = self.workspace if w is ... else w
+        now = self.now if now is ... else now
+        argv = ["--db", self.app.url]
+        for option, value in (("-w", w), ("--as", as_), ("--now", now)):
+            if value:
+                argv += [option, value]
+        if json_mode:
+            argv.append("--json")
+        try:
+            return CliRunner().invoke(make_cli(), argv + [str(a) for a in args], catch_exceptions=False)
+        finally:
+            database.initialize(self.app.db)
+
+    def ok(self, *args, **options):
+        """Exit 0 with exactly one JSON document on stdout and nothing on stderr; returns the document."""
+        result = self.run(*args, json_mode=True, **options)
+        assert result.exit_code == 0, (args, result.output)
+        assert result.stderr == "", result.stderr
+        return json.loads(result.stdout)
+
+    def text(self, *args, **options):
+        """Exit 0 without ``--json``; returns stdout."""
+        result = self.run(*args, **options)
+        assert result.exit_code == 0, (args, result.output)
+        assert "Traceback" not in result.output
+        return result.stdout
+
+    def fails(self, *args, code="invalid", **options):
+        """Error ``code``: exit 1 with one JSON object ``{"error", "code"}``, and one ``Error: ...`` line without
+        ``--json``; no traceback either way. Returns the message."""
+        result = self.run(*args, json_mode=True, **options)
+        assert result.exit_code == 1, (args, result.output)
+        assert "Traceback" not in result.output
+        payload = json.loads(result.stdout)
+        assert set(payload) == {"error", "code"} and payload["code"] == code, (args, payload)
+        assert payload["error"].strip() and "\n" not in payload["error"]
+        result = self.run(*args, **options)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stdout == "" and "Traceback" not in result.output
+        assert result.stderr.splitlines() == [f"Error: {payload['error']}"], result.stderr
+        return payload["error"]
+
+    def usage(self, *args, **options):
+        """A usage error: exit 2, and ``{"code": "usage"}`` with ``--json``."""
+        result = self.run(*args, json_mode=True, **options)
+        assert result.exit_code == 2, (args, result.output)
+        assert json.loads(result.stdout)["code"] == "usage"

@@ -2,13 +2,10 @@
 in ``--json`` and text, and the error codes (exit 1; one JSON object with ``--json``, else one ``Error:`` line).
 """
 
-import json
 
 import pytest
-from click.testing import CliRunner
 
-from kehu.cli import make_cli
-from kehu.core.db import database
+from kehu.testing import KehuCli
 
 from .conftest import DEFAULT_RULES, EAST, days, utc_iso
 
@@ -22,63 +19,9 @@ def _no_kehu_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-class Kehu:
-    """Runs ``kehu --db URL -w acme [--as USER] [--now T] [--json] ARGS`` in-process."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def run(self, *args, as_=None, now=T0_TEXT, json_mode=False, w="acme"):
-        argv = ["--db", self.app.url]
-        if w:
-            argv += ["-w", w]
-        if as_:
-            argv += ["--as", as_]
-        if now:
-            argv += ["--now", now]
-        if json_mode:
-            argv.append("--json")
-        try:
-            return CliRunner().invoke(make_cli(), argv + [str(a) for a in args], catch_exceptions=False)
-        finally:
-            database.initialize(self.app.db)  # the command opened its own App on the same database
-
-    def ok(self, *args, **options):
-        result = self.run(*args, json_mode=True, **options)
-        assert result.exit_code == 0, (args, result.output)
-        assert result.stderr == "", result.stderr
-        return json.loads(result.stdout)
-
-    def text(self, *args, **options):
-        result = self.run(*args, **options)
-        assert result.exit_code == 0, (args, result.output)
-        assert "Traceback" not in result.output
-        return result.stdout
-
-    def fails(self, *args, code, **options):
-        """Error ``code``: exit 1 with one JSON object ``{"error", "code"}``, and one ``Error: ...`` line without
-        --json; no traceback either way. Returns the message."""
-        result = self.run(*args, json_mode=True, **options)
-        assert result.exit_code == 1, (args, result.output)
-        assert "Traceback" not in result.output
-        payload = json.loads(result.stdout)
-        assert set(payload) == {"error", "code"} and payload["code"] == code, (args, payload)
-        assert payload["error"].strip() and "\n" not in payload["error"]
-        result = self.run(*args, **options)
-        assert result.exit_code == 1, (args, result.output)
-        assert result.stdout == "" and "Traceback" not in result.output
-        assert result.stderr.splitlines() == [f"Error: {payload['error']}"], result.stderr
-        return payload["error"]
-
-    def usage(self, *args, **options):
-        result = self.run(*args, json_mode=True, **options)
-        assert result.exit_code == 2, (args, result.output)
-        assert json.loads(result.stdout)["code"] == "usage"
-
-
 @pytest.fixture
 def kehu(crm):
-    return Kehu(crm.app)
+    return KehuCli(crm.app, workspace="acme", now=T0_TEXT)
 
 
 def add(kehu, name="张三", phone="13900000001", **options):

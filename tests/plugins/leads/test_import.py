@@ -7,14 +7,11 @@ runs in-process (``make_cli()`` with ``--db``) on the test's SQLite file or Post
 
 import csv
 import io
-import json
 import os
 
 import pytest
-from click.testing import CliRunner
 
-from kehu.cli import make_cli
-from kehu.core.db import database
+from kehu.testing import KehuCli
 from kehu.core.models import Event
 from kehu.plugins.leads import importer
 from kehu.plugins.leads.models import HELD, IN_POOL, Lead, LeadTransition
@@ -33,44 +30,9 @@ def _no_kehu_environment(monkeypatch):
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
-class Kehu:
-    """``kehu --db URL -w acme --as USER --now T0 [--json] ARGS`` in-process, handing the database proxy back."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def run(self, *args, as_="admin", json_mode=True):
-        argv = ["--db", self.app.url, "-w", "acme", "--now", T0_TEXT]
-        if as_:
-            argv += ["--as", as_]
-        if json_mode:
-            argv.append("--json")
-        try:
-            return CliRunner().invoke(make_cli(), argv + [str(a) for a in args], catch_exceptions=False)
-        finally:
-            database.initialize(self.app.db)  # the command opened its own App on the same database
-
-    def ok(self, *args, **options):
-        result = self.run(*args, **options)
-        assert result.exit_code == 0, (args, result.output)
-        assert "Traceback" not in result.output
-        return json.loads(result.stdout)
-
-    def fails(self, *args, code="invalid", **options):
-        """Exit 1 with one JSON error object, and one ``Error:`` line without --json. Returns the message."""
-        result = self.run(*args, **options)
-        assert result.exit_code == 1, (args, result.output)
-        payload = json.loads(result.stdout)
-        assert set(payload) == {"error", "code"} and payload["code"] == code, payload
-        plain = self.run(*args, json_mode=False, **{k: v for k, v in options.items() if k != "json_mode"})
-        assert plain.exit_code == 1 and plain.stdout == ""
-        assert plain.stderr.splitlines() == [f"Error: {payload['error']}"]
-        return payload["error"]
-
-
 @pytest.fixture
 def kehu(crm):
-    return Kehu(crm.app)
+    return KehuCli(crm.app, workspace="acme", user="admin", now=T0_TEXT)
 
 
 def write(path, text, encoding="utf-8", newline="\n"):

@@ -1,13 +1,11 @@
 """A lost or neglected customer returns to a pool; whoever takes its lead owns the customer again."""
 
-import json
-
 import pytest
 
 from kehu import Invalid, PermissionDenied
-from kehu.cli import make_cli
 from kehu.errors import Conflict
 from kehu.core.models import Customer
+from kehu.testing import KehuCli
 
 from .conftest import days
 
@@ -76,20 +74,7 @@ def test_bad_reason_and_a_customer_already_in_a_pool_are_refused(crm):
 
 def test_the_command(crm):
     customer = customer_of(crm, "li")
-    cli = make_cli()
-    done = cli_run(cli, crm, "--as", "li", "leads", "return-customer", str(customer), "--reason", "被挖走")
+    kehu = KehuCli(crm.app, workspace="acme", user="li", now="2025-03-03T10:00")
+    done = kehu.ok("leads", "return-customer", customer, "--reason", "被挖走")
     assert done["customer"] == customer and done["state"] == "in_pool"
-    error = cli_run(cli, crm, "--as", "li", "leads", "return-customer", str(customer), "--reason", "x", code=1)
-    assert error["code"] == "invalid"
-
-
-def cli_run(cli, crm, *args, code=0):
-    from click.testing import CliRunner
-
-    from kehu.core.db import database
-
-    result = CliRunner().invoke(cli, ["--db", crm.app.url, "-w", "acme", "--now", "2025-03-03T10:00", "--json",
-                                      *args])
-    database.initialize(crm.app.db)  # the CLI opened its own app on the same database
-    assert result.exit_code == code, result.output
-    return json.loads(result.output)
+    assert "reason must be one of" in kehu.fails("leads", "return-customer", customer, "--reason", "x")

@@ -1,24 +1,45 @@
 """Shared set-up for benchmarks: a fresh database per run, timing, and the report line."""
 
 import argparse
+import atexit
+import contextlib
 import os
 import tempfile
 import time
 
 import kehu
 
+DB_HELP = 'database URL, or "postgres" for a throwaway PostgreSQL cluster (default: a new SQLite file)'
+
 
 def arguments(description, rows=2000):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rows", type=int, default=rows, help="rows to work on (default %(default)s)")
-    parser.add_argument("--db", help="database URL (default: a new SQLite file in a temp directory)")
+    parser.add_argument("--db", help=DB_HELP)
     return parser.parse_args()
 
 
 def fresh_app(url=None):
+    """A new database: a SQLite file in a temp directory by default; ``--db postgres`` starts a throwaway
+    PostgreSQL cluster (the one the test suite uses), stopped when the benchmark exits."""
     if url is None:
         url = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="kehu-bench-"), "bench.db")
+    elif url == "postgres":
+        url = throwaway_postgres()
     return kehu.connect(url)
+
+
+def throwaway_postgres():
+    from kehu.testing import PostgresServer, find_postgres_bindir
+
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    server = PostgresServer.start(bindir)
+    atexit.register(server.stop)
+    with contextlib.closing(server.connect()) as connection:
+        connection.cursor().execute("CREATE DATABASE bench")
+    return server.url("bench")
 
 
 def timed(function, *args, **kwargs):

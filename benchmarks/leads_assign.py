@@ -11,14 +11,14 @@ also locks, checks scope, counts holdings, routes through the strategy registry 
 in that state instead of looking the ids up: both sides pay for it, in every batch.
 
     python benchmarks/leads_assign.py --rows 10000
-    python benchmarks/leads_assign.py --rows 100000 --db postgresql://...
+    python benchmarks/leads_assign.py --rows 100000 --db postgres
 """
 
 import argparse
 import datetime as dt
 import json
 
-from _common import fresh_app, report, timed
+from _common import DB_HELP, fresh_app, report, timed
 
 from peewee import fn
 
@@ -143,7 +143,7 @@ def outcome(workspace, pool):
 def arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10000, help="leads to assign (default %(default)s)")
-    parser.add_argument("--db", help="database URL (default: a new SQLite file in a temp directory)")
+    parser.add_argument("--db", help=DB_HELP)
     parser.add_argument("--analyze", action="store_true", help="run ANALYZE after seeding")
     return parser.parse_args()
 

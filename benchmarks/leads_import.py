@@ -23,7 +23,7 @@ import random
 import sys
 import tempfile
 
-from _common import fresh_app, report, timed
+from _common import DB_HELP, fresh_app, report, timed
 
 from kehu.core.db import database, is_postgres
 from kehu.core.normalize import company_key, email_key, phone_e164
@@ -128,7 +128,7 @@ def main():
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000, help="rows in the file (default %(default)s)")
-    parser.add_argument("--db", help="database URL (default: a new SQLite file in a temp directory)")
+    parser.add_argument("--db", help=DB_HELP)
     parser.add_argument("--profile", action="store_true", help="cProfile the kehu side and print the top 25")
     args = parser.parse_args()
 

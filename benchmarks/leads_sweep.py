@@ -7,7 +7,7 @@ same writes set-based in one transaction: INSERT ... SELECT of the history rows,
 rows, INSERT ... SELECT of one notice per holder, and one UPDATE of state, holder and deadlines.
 
     python benchmarks/leads_sweep.py --rows 100000
-    python benchmarks/leads_sweep.py --rows 1000000 --db postgresql://...
+    python benchmarks/leads_sweep.py --rows 1000000 --db postgres
     python benchmarks/leads_sweep.py --rows 100000 --profile     # where kehu's time goes
 """
 
@@ -18,7 +18,7 @@ import datetime as dt
 import pstats
 import time
 
-from _common import fresh_app, report, timed
+from _common import DB_HELP, fresh_app, report, timed
 
 from kehu.core.db import database, is_postgres
 from kehu.core.models import User
@@ -36,7 +36,7 @@ def arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000, help="held leads per side (default %(default)s)")
     parser.add_argument("--reps", type=int, default=50, help="reps holding them (default %(default)s)")
-    parser.add_argument("--db", help="database URL (default: a new SQLite file in a temp directory)")
+    parser.add_argument("--db", help=DB_HELP)
     parser.add_argument("--profile", action="store_true", help="profile kehu's sweep (cProfile, top 25)")
     return parser.parse_args()
 

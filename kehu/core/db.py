@@ -193,3 +193,23 @@ def bulk_insert(model, rows, returning=True):
         if returning:
             ids.extend(row[0] for row in cursor.fetchall())
     return ids
+
+
+def in_ids(column, ids):
+    """``column IN ids`` with the whole id list bound as one parameter (a JSON array on SQLite, an array on
+    PostgreSQL): one short statement however many ids, instead of one placeholder per id."""
+    ids = [int(i) for i in ids]
+    if is_postgres():
+        return peewee.NodeList((column, peewee.SQL("= ANY(%s)", [ids])))
+    return peewee.NodeList((column, peewee.SQL("IN (SELECT value FROM json_each(?))", [json.dumps(ids)])))
+
+
+def json_object_sql(*pairs):
+    """A JSON object built by the database from ``(key, expression)`` pairs, as text (for a JSONField column)
+    in INSERT ... SELECT statements, so set-based writes need not build each document in Python."""
+    arguments = []
+    for key, value in pairs:
+        arguments.extend((peewee.Value(key), value))
+    if is_postgres():
+        return peewee.Cast(peewee.fn.json_build_object(*arguments), "TEXT")
+    return peewee.fn.json_object(*arguments)

@@ -9,8 +9,9 @@ one audit row per lead, and one ``kehu_leads_moved`` call per committed batch.
 import datetime as dt
 
 import attrs
+from peewee import SQL, Cast, Value
 
-from kehu.core.db import bulk_insert, database, is_postgres
+from kehu.core.db import bulk_insert, database, in_ids, is_postgres, json_object_sql
 from kehu.core.models import Customer, Event, User
 from kehu.core.services import ownership
 from kehu.errors import Invalid
@@ -82,27 +83,39 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
     """
     if not lead_ids:
         return []
-    if to_state == HELD and not (context.user is not None and holder_id == context.user.id):
-        # The acting user was checked active when the handle was opened; anyone else is checked here.
-        _require_active_holder(context, holder_id)
     # Look the ids up by primary key only and check workspace and state here: with `workspace_id = ? AND
     # state IN (...)` in the WHERE, planners pick the (workspace, state) index and scan a whole pool.
     rows = [
         (lead_id, state, holder, pool, customer)
         for lead_id, workspace_id, state, holder, pool, customer in lock_leads(
             Lead.select(Lead.id, Lead.workspace, Lead.state, Lead.holder, Lead.pool, Lead.customer)
-            .where(Lead.id.in_(list(lead_ids))), skip_locked).tuples()
+            .where(in_ids(Lead.id, lead_ids)), skip_locked).tuples()
         if workspace_id == context.workspace.id and state in expect_states
-        and to_state in ALLOWED[state] and not (to_state == HELD and holder == holder_id)
     ]
+    return move_rows(context, rows, to_state, holder_id, reason, expect_states, note, pools)
+
+
+def move_rows(context, rows, to_state, holder_id, reason, expect_states, note=None, pools=None):
+    """Move the already read and locked lead ``rows`` — ``(id, state, holder, pool_id, customer_id)`` tuples.
+
+    The set-based half of :func:`move`, for callers that select their rows themselves (the sweep selects
+    and locks a batch of due leads in one statement): history and audit rows are written by the database
+    with INSERT ... SELECT, and each pool's rows change in one conditional UPDATE.
+    """
+    rows = [row for row in rows
+            if to_state in ALLOWED[row[1]] and not (to_state == HELD and row[2] == holder_id)]
     if not rows:
         return []
+    if to_state == HELD and not (context.user is not None and holder_id == context.user.id):
+        # The acting user was checked active when the handle was opened; anyone else is checked here.
+        _require_active_holder(context, holder_id)
+    ids = [row[0] for row in rows]
+    _write_timeline(context, ids, to_state, holder_id, reason, note)  # before the UPDATE: it reads the old values
     now = context.now
     by_pool = {}
     for lead_id, _, _, pool_id, _ in rows:
         by_pool.setdefault(pool_id, []).append(lead_id)
-    moved_ids = set()
-    for pool_id, ids in by_pool.items():
+    for pool_id, pool_ids in by_pool.items():
         values = {Lead.state: to_state, Lead.updated_at: now}
         if to_state != CONVERTED:  # a converted lead stays with (and visible to) the rep who converted it
             values[Lead.holder] = holder_id if to_state == HELD else None
@@ -117,15 +130,13 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
                            Lead.protect_warn_at: None, Lead.followup_warn_at: None})
             if to_state == CONVERTED:
                 values[Lead.converted_at] = now
-        # Conditional on the state read above: a concurrent worker's move makes this a no-op for that row.
-        # By primary key (ids checked above); still conditional on the state, against a concurrent mover.
-        Lead.update(values).where(Lead.id.in_(ids), Lead.state.in_(expect_states)).execute()
-        moved_ids.update(ids)
+        # Still conditional on the state, against a mover that did not take the row lock.
+        Lead.update(values).where(in_ids(Lead.id, pool_ids), Lead.state.in_(expect_states)).execute()
     moves = [Move(lead_id, state, to_state, holder,
                   holder_id if to_state == HELD else holder if to_state == CONVERTED else None, reason)
-             for lead_id, state, holder, _, _ in rows if lead_id in moved_ids]
-    record(context, moves, note)
-    customers = [customer for lead_id, _, _, _, customer in rows if customer is not None and lead_id in moved_ids]
+             for lead_id, state, holder, _, _ in rows]
+    context.after_commit(lambda: context.hooks.kehu_leads_moved(context=context, moves=moves))
+    customers = [customer for _, _, _, _, customer in rows if customer is not None]
     if customers and to_state != CONVERTED:
         # A customer returned to a pool is owned by whoever holds its lead, and by nobody while it waits;
         # its owner changes through core's owner service (one writer per column, DESIGN decision 6).
@@ -134,10 +145,35 @@ def move(context, lead_ids, to_state, holder_id, reason, expect_states, note=Non
     return moves
 
 
+def _write_timeline(context, ids, to_state, holder_id, reason, note):
+    """One history row and one audit row per lead in ``ids``, written by the database from the lead rows."""
+    actor = context.user.id if context.user is not None else None
+    at = LeadTransition.at.db_value(context.now)
+    if to_state == HELD:
+        to_holder = Value(holder_id)
+    elif to_state == CONVERTED:
+        to_holder = Lead.holder
+    else:
+        to_holder = SQL("NULL")
+    where = in_ids(Lead.id, ids)
+    LeadTransition.insert_from(
+        Lead.select(Lead.workspace, Lead.id, Lead.state, Value(to_state), Lead.holder, to_holder, Value(reason),
+                    Value(note), Value(actor), Value(at)).where(where),
+        [LeadTransition.workspace, LeadTransition.lead, LeadTransition.from_state, LeadTransition.to_state,
+         LeadTransition.from_holder, LeadTransition.to_holder, LeadTransition.reason, LeadTransition.note,
+         LeadTransition.actor, LeadTransition.at]).as_rowcount().execute()
+    after = [("holder", to_holder), ("state", Value(to_state))] + ([("note", Value(note))] if note else [])
+    Event.insert_from(
+        Lead.select(Lead.workspace, Value(actor), Value(at), Value(f"lead.{reason}"), Value("lead"),
+                    Cast(Lead.id, "TEXT"), json_object_sql(("holder", Lead.holder), ("state", Lead.state)),
+                    json_object_sql(*after)).where(where),
+        [Event.workspace, Event.actor, Event.at, Event.action, Event.entity_type, Event.entity_id, Event.before,
+         Event.after]).as_rowcount().execute()
 
 
 def record(context, moves, note=None):
-    """Write the history and audit rows of ``moves`` and announce them after commit (one hook call)."""
+    """Write the history and audit rows of ``moves`` built in Python (new leads: added, imported) and announce
+    them after commit (one hook call)."""
     if not moves:
         return
     actor = context.user.id if context.user is not None else None

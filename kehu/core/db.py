@@ -195,13 +195,103 @@ def bulk_insert(model, rows, returning=True):
     return ids
 
 
+class Slot(peewee.Node):
+    """A named parameter of a :class:`Prepared` statement, bound at each execution.
+
+    ``field`` (optional) converts the bound value the way that column stores it (``field.db_value``).
+    """
+
+    def __init__(self, name, field=None):
+        self.name = name
+        self.field = field
+
+    def bind(self, value):
+        return self.field.db_value(value) if self.field is not None else value
+
+    def __sql__(self, ctx):
+        # Appended as itself, whatever converter the surrounding expression set: Prepared binds it later.
+        ctx._values.append(self)
+        return ctx.literal(ctx.state.param or "?")
+
+
+class ListSlot(Slot):
+    """``IN <list>`` with the whole list bound as one parameter: a JSON array read by ``json_each`` on SQLite,
+    an array on PostgreSQL. One short statement however many values (and one cached plan), instead of one
+    placeholder per value."""
+
+    def bind(self, value):
+        values = list(value)
+        return values if is_postgres() else json.dumps(values, ensure_ascii=False)
+
+    def __sql__(self, ctx):
+        ctx._values.append(self)
+        return ctx.literal("= ANY(%s)" if is_postgres() else "IN (SELECT value FROM json_each(?))")
+
+
+class IdSlot(ListSlot):
+    """A :class:`ListSlot` of integer ids."""
+
+    def bind(self, value):
+        return super().bind(int(i) for i in value)
+
+
+class Bound(Slot):
+    """A :class:`Slot` that carries its value (for one-off queries built with the same nodes)."""
+
+    def __init__(self, slot, value):
+        super().__init__(slot.name, slot.field)
+        self.slot, self.value = slot, value
+
+    def __sql__(self, ctx):
+        start = len(ctx._values)
+        self.slot.__sql__(ctx)
+        ctx._values[start] = self.slot.bind(self.value)
+        return ctx
+
+
 def in_ids(column, ids):
-    """``column IN ids`` with the whole id list bound as one parameter (a JSON array on SQLite, an array on
-    PostgreSQL): one short statement however many ids, instead of one placeholder per id."""
-    ids = [int(i) for i in ids]
-    if is_postgres():
-        return peewee.NodeList((column, peewee.SQL("= ANY(%s)", [ids])))
-    return peewee.NodeList((column, peewee.SQL("IN (SELECT value FROM json_each(?))", [json.dumps(ids)])))
+    """``column IN ids`` with the id list bound as one parameter (see :class:`IdSlot`)."""
+    return peewee.NodeList((column, Bound(IdSlot("ids"), ids)))
+
+
+def ids_in(column, name="ids"):
+    """``column IN :name`` for a :class:`Prepared` statement (the slot binds a list of ids)."""
+    return peewee.NodeList((column, IdSlot(name)))
+
+
+class Prepared:
+    """A peewee query compiled to SQL once per database dialect, then executed with new :class:`Slot` values.
+
+    Hot single-row paths (a lead claim) spend most of their time in peewee turning expression trees into
+    SQL — several times the cost of running the statements. ``build`` is a function returning the query; it
+    runs at first use (so it may depend on the dialect, e.g. add ``FOR UPDATE`` on PostgreSQL).
+    """
+
+    def __init__(self, build):
+        self._build = build
+        self._compiled = {}
+
+    def _sql(self):
+        dialect = type(database.obj)
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            # Compiled in the database's own context: a bare Select is bound to no database, and would
+            # otherwise come out with SQLite's "?" placeholders on PostgreSQL too.
+            context = database.obj.get_sql_context()
+            compiled = self._compiled[dialect] = context.sql(self._build()).query()
+        return compiled
+
+    def execute(self, **values):
+        """Run the statement with ``values`` for its slots; returns the DB-API cursor."""
+        sql, params = self._sql()
+        bound = [param.bind(values[param.name]) if isinstance(param, Slot) else param for param in params]
+        return database.execute_sql(sql, bound)
+
+    def rows(self, **values):
+        return self.execute(**values).fetchall()
+
+    def first(self, **values):
+        return self.execute(**values).fetchone()
 
 
 def json_object_sql(*pairs):

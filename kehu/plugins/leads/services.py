@@ -5,11 +5,11 @@ Every change of a lead's state or holder goes through :func:`kehu.plugins.leads.
 
 import datetime as dt
 
-from peewee import fn
+from peewee import Select, fn
 
 from kehu.core import access, customfields, normalize
 from kehu.core.context import Notice, service
-from kehu.core.db import bulk_insert, database, is_postgres, to_utc
+from kehu.core.db import Prepared, Slot, bulk_insert, database, is_postgres, to_utc
 from kehu.core.models import Customer, OrgUnit, User
 from kehu.core.schemas import listing_bounds, load
 from kehu.core.services import activities, customers, ownership
@@ -309,13 +309,16 @@ def _insert_leads(context, rows, origin):
                        "updated_at": context.now, **keys})
     ids = bulk_insert(Lead, values)
     reason = machine.IMPORTED if origin == "import" else machine.ADDED
-    machine.record(context, [machine.Move(i, None, IN_POOL, None, None, reason) for i in ids])
+    # An import batch is audited by one event listing its ids (DESIGN decision 10); the timeline is per lead.
+    batch_audit = origin == "import"
+    machine.record(context, [machine.Move(i, None, IN_POOL, None, None, reason) for i in ids],
+                   batch_audit=batch_audit)
     by_owner = {}
     for lead_id, (_, data, _) in zip(ids, rows):
         if data["owner"] is not None:
             by_owner.setdefault(data["owner"].id, []).append(lead_id)
     for owner_id, lead_ids in by_owner.items():
-        machine.move(context, lead_ids, HELD, owner_id, reason, (IN_POOL,))
+        machine.move(context, lead_ids, HELD, owner_id, reason, (IN_POOL,), batch_audit=batch_audit)
     created = []
     for lead_id, (index, data, _) in zip(ids, rows):
         created.append({"index": index, "id": lead_id, "name": data["name"], "pool": data["pool"].name,
@@ -382,10 +385,8 @@ def return_customer_to_pool(context, customer_id, reason, pool=None):
 def _lock_user(context):
     """Serialise one rep's claims across processes (PostgreSQL row lock; SQLite's write lock does it), and
     make sure the rep is still active: a handle can outlive a deactivation."""
-    query = User.select(User.active).where(User.id == context.user.id)
-    if is_postgres():
-        query = query.for_update()
-    if not query.scalar():
+    row = _ACTIVE_USER.first(user=context.user.id)
+    if not (row and row[0]):
         raise PermissionDenied(f"{context.user.login} is no longer an active user")
 
 
@@ -393,6 +394,34 @@ def local_midnight(context, days_after=0):
     """The UTC instant of local midnight starting today (``days_after`` = 1: tomorrow) in the workspace timezone."""
     day = context.now.astimezone(context.tz).date() + dt.timedelta(days=days_after)
     return dt.datetime.combine(day, dt.time(), tzinfo=context.tz).astimezone(dt.timezone.utc)
+
+
+# A claim is the hottest single-row path: its statements are compiled once per process (Prepared), the
+# lead is read with its pool's rules in one statement, and the three rule checks share another.
+_ACTIVE_USER = Prepared(lambda: (User.select(User.active).where(User.id == Slot("user")).for_update()
+                                 if is_postgres() else User.select(User.active).where(User.id == Slot("user"))))
+_CLAIM_RULE_COLUMNS = (Pool.id, Pool.workspace, Pool.name, Pool.team, Pool.max_held, Pool.daily_claims,
+                       Pool.protect_days, Pool.followup_days, Pool.warn_days, Pool.cooldown_hours)
+_CLAIM_TARGET = Prepared(lambda: (
+    Lead.select(Lead.id, Lead.workspace, Lead.state, Lead.holder, Lead.customer, *_CLAIM_RULE_COLUMNS)
+    .join(Pool, on=(Lead.pool == Pool.id)).where(Lead.id == Slot("lead"))
+    .for_update(of=Lead) if is_postgres() else
+    Lead.select(Lead.id, Lead.workspace, Lead.state, Lead.holder, Lead.customer, *_CLAIM_RULE_COLUMNS)
+    .join(Pool, on=(Lead.pool == Pool.id)).where(Lead.id == Slot("lead"))))
+_CLAIM_COUNTS = Prepared(lambda: Select(columns=[
+    # when the rep last gave this lead up (the cooldown)
+    LeadTransition.select(fn.MAX(LeadTransition.at)).where(
+        LeadTransition.workspace == Slot("workspace"), LeadTransition.lead == Slot("lead"),
+        LeadTransition.from_holder == Slot("user"), LeadTransition.reason.in_(machine.COOLDOWN_REASONS)),
+    # how many leads of the pool the rep holds
+    Lead.select(fn.COUNT(Lead.id)).where(Lead.workspace == Slot("workspace"), Lead.pool == Slot("pool"),
+                                         Lead.holder == Slot("user"), Lead.state == HELD),
+    # how many of them the rep claimed today (local day)
+    LeadTransition.select(fn.COUNT(LeadTransition.id)).join(Lead, on=(LeadTransition.lead == Lead.id)).where(
+        LeadTransition.workspace == Slot("workspace"), LeadTransition.to_holder == Slot("user"),
+        LeadTransition.reason == machine.CLAIMED, LeadTransition.at >= Slot("day_start", LeadTransition.at),
+        LeadTransition.at < Slot("day_end", LeadTransition.at), Lead.pool == Slot("pool")),
+]))
 
 
 @service
@@ -405,48 +434,39 @@ def claim_lead(context, lead_id):
         raise Invalid("a claim is made by a user: pass --as LOGIN")
     lead_id = parse_id(lead_id, "lead")
     _lock_user(context)
-    lead = machine.lock_leads(Lead.select().where(Lead.workspace == context.workspace, Lead.id == lead_id)).first()
-    if lead is None:
+    row = _CLAIM_TARGET.first(lead=lead_id)
+    if row is None or row[1] != context.workspace.id:
         raise NotFound(f"no lead {lead_id}")
-    if lead.state == HELD:
-        who = "you" if lead.holder_id == context.user.id else User.get_by_id(lead.holder_id).login
-        raise KehuError(f"lead {lead.id} is already held by {who}", code="already_held")
-    if lead.state == CONVERTED:
-        raise KehuError(f"lead {lead.id} is already converted", code="already_held")
-    pool = Pool.get_by_id(lead.pool_id)
+    _, _, state, holder, customer, *rules = row
+    if state == HELD:
+        who = "you" if holder == context.user.id else User.get_by_id(holder).login
+        raise KehuError(f"lead {lead_id} is already held by {who}", code="already_held")
+    if state == CONVERTED:
+        raise KehuError(f"lead {lead_id} is already converted", code="already_held")
+    pool = Pool(**{column.name: value for column, value in zip(_CLAIM_RULE_COLUMNS, rules)})
     if not may_use_pool(context, pool):
         raise PermissionDenied(f"pool {pool.name} belongs to another team")
-    if pool.cooldown_hours:
-        since = context.now - dt.timedelta(hours=pool.cooldown_hours)
-        last = (LeadTransition.select(fn.MAX(LeadTransition.at))
-                .where(LeadTransition.workspace == context.workspace, LeadTransition.lead == lead,
-                       LeadTransition.from_holder == context.user,
-                       LeadTransition.reason.in_(machine.COOLDOWN_REASONS)).scalar())
-        last = LeadTransition.at.python_value(last) if last is not None else None
-        if last is not None and last > since:
-            until = last + dt.timedelta(hours=pool.cooldown_hours)
-            raise KehuError(f"you gave lead {lead.id} up at {last.isoformat()}; you may claim it again from "
+    last, held, today = _CLAIM_COUNTS.first(workspace=context.workspace.id, lead=lead_id, user=context.user.id,
+                                            pool=pool.id, day_start=local_midnight(context),
+                                            day_end=local_midnight(context, 1))
+    if pool.cooldown_hours and last is not None:
+        last = LeadTransition.at.python_value(last)
+        until = last + dt.timedelta(hours=pool.cooldown_hours)
+        if context.now < until:
+            raise KehuError(f"you gave lead {lead_id} up at {last.isoformat()}; you may claim it again from "
                             f"{until.isoformat()}", code="cooldown")
-    if pool.max_held:
-        held = Lead.select().where(Lead.workspace == context.workspace, Lead.pool == pool,
-                                   Lead.holder == context.user, Lead.state == HELD).count()
-        if held >= pool.max_held:
-            raise KehuError(f"you already hold {held} leads of pool {pool.name} (the most is {pool.max_held})",
-                            code="claim_limit_held")
-    if pool.daily_claims:
-        today = (LeadTransition.select().join(Lead, on=(LeadTransition.lead == Lead.id))
-                 .where(LeadTransition.workspace == context.workspace, LeadTransition.to_holder == context.user,
-                        LeadTransition.reason == machine.CLAIMED, LeadTransition.at >= local_midnight(context),
-                        LeadTransition.at < local_midnight(context, 1), Lead.pool == pool).count())
-        if today >= pool.daily_claims:
-            raise KehuError(f"you have claimed {today} leads of pool {pool.name} today (the most is "
-                            f"{pool.daily_claims} a day)", code="claim_limit_daily")
-    moved = machine.move(context, [lead.id], HELD, context.user.id, machine.CLAIMED, (IN_POOL,),
-                         pools={pool.id: pool})
+    if pool.max_held and held >= pool.max_held:
+        raise KehuError(f"you already hold {held} leads of pool {pool.name} (the most is {pool.max_held})",
+                        code="claim_limit_held")
+    if pool.daily_claims and today >= pool.daily_claims:
+        raise KehuError(f"you have claimed {today} leads of pool {pool.name} today (the most is "
+                        f"{pool.daily_claims} a day)", code="claim_limit_daily")
+    moved = machine.move_rows(context, [(lead_id, state, holder, pool.id, customer)], HELD, context.user.id,
+                              machine.CLAIMED, (IN_POOL,), pools={pool.id: pool})
     if not moved:
-        raise KehuError(f"lead {lead.id} was just taken by someone else", code="already_held")
-    protected, followup, _, _ = machine.deadlines(pool, context.now)  # what move() just wrote
-    return {"lead": lead.id, "holder": context.user.login,
+        raise KehuError(f"lead {lead_id} was just taken by someone else", code="already_held")
+    protected, followup, _, _ = machine.deadlines(pool, context.now)  # what move_rows() just wrote
+    return {"lead": lead_id, "holder": context.user.login,
             "protected_until": to_utc(protected).isoformat() if protected else None,
             "followup_due": to_utc(followup).isoformat() if followup else None}
 

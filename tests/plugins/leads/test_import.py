@@ -126,7 +126,10 @@ def test_a_dirty_file_keeps_every_good_row_and_reports_each_bad_one_with_its_lin
     assert snapshot(crm)["Lead"] - before["Lead"] == 5
     assert snapshot(crm)["LeadTransition"] - before["LeadTransition"] == 5
     assert [t.reason for t in crm.transitions(stored["张三"].id)] == ["imported"]
-    assert crm.events("lead.imported", f"lead:{stored['张三'].id}")
+    # One audit event per batch, listing its ids (DESIGN decision 10), not one per row.
+    [batch] = crm.events("lead.imported")
+    assert batch.entity_id is None and batch.after["count"] == 5
+    assert sorted(batch.after["ids"]) == sorted(lead.id for lead in stored.values() if lead.id != existing)
 
 
 def test_the_same_file_twice_inserts_nothing_new(crm, kehu, tmp_path):

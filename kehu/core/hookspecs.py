@@ -223,3 +223,22 @@ def kehu_leads_moved(context, moves):
     ids, reason code), one call per committed batch: bulk assignment, imports and the sweep announce their
     whole batch at once.
     """
+
+
+# --- credit (announced by the credit plugin; any plugin may listen) ---------------------------------------
+
+
+@hookspec
+def kehu_credit_graded(context, gradings):
+    """Customers were graded (computed or decided in the yearly review) and committed.
+
+    ``gradings`` is a list of dicts: ``customer``, ``grade``, ``kind`` (``computed`` | ``decided``), ``score``
+    (decimal string or ``None``), ``credit_limit``, ``credit_days``; one call per committed batch.
+    """
+
+
+@hookspec
+def kehu_approval_decided(context, approval):
+    """An approver decided a step of an approval chain (over-limit credit, write-off, settlement in goods,
+    repayment agreement) and it was committed. ``approval`` is the approval as a dict: ``id``, ``kind``,
+    ``status`` (``pending`` while later approvers remain, ``approved``, ``rejected``), ``chain``, ``step``."""

@@ -87,8 +87,8 @@ def _decimal(text, where, errors, minimum=Decimal(0)):
     except (InvalidOperation, ValueError):
         errors.append(f"{where}: {text!r} is not a decimal number")
         return None
-    if not value.is_finite() or value < minimum:
-        errors.append(f"{where}: {text!r} must be a number ≥ {minimum}")
+    if not value.is_finite() or value < minimum or value >= Decimal(10) ** 13:
+        errors.append(f"{where}: {text!r} must be a number from {minimum} to below 10^13")
         return None
     return value
 

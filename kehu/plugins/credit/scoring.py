@@ -14,6 +14,7 @@ from kehu.core.db import money
 from kehu.errors import Invalid
 
 HUNDRED = Decimal(100)
+MAX_AMOUNT = Decimal(10) ** 13
 
 
 @attrs.frozen
@@ -46,6 +47,8 @@ def parse_amount(text, what="amount"):
         raise Invalid(f"{what} must be an amount in yuan, not {text!r}") from None
     if not value.is_finite() or value < 0:
         raise Invalid(f"{what} must be zero or more, not {text!r}")
+    if value >= MAX_AMOUNT:  # storage is integer fen in a 64-bit column
+        raise Invalid(f"{what} must be below {MAX_AMOUNT:,} yuan, not {text!r}")
     if value != value.quantize(Decimal("0.01")):
         raise Invalid(f"{what} has at most two decimals (fen), not {text!r}")
     return money(value)
@@ -56,11 +59,11 @@ def parse_rate(text):
     raw = str(text).strip()
     percent = raw.endswith("%")
     try:
-        value = Decimal(raw.rstrip("%").strip())
+        value = Decimal((raw[:-1] if percent else raw).strip())
     except (InvalidOperation, ValueError):
         raise Invalid(f"collection rate must be a fraction (0.85) or a percentage (85%), not {text!r}") from None
-    if not value.is_finite() or value < 0:
-        raise Invalid(f"collection rate must be zero or more, not {text!r}")
+    if not value.is_finite() or value < 0 or value > 1000:
+        raise Invalid(f"collection rate must be between 0 and 1000 (100000%), not {text!r}")
     return value / HUNDRED if percent else value
 
 

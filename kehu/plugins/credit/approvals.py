@@ -115,7 +115,8 @@ def _record(context, approval, role, decision, reason, meeting):
     CreditDecision.create(workspace=context.workspace, approval=approval, step=approval.step, role=role,
                           user=context.user, decision=decision, reason=(reason or "").strip() or None,
                           meeting=(meeting or "").strip() or None, at=context.now)
-    context.audit(f"credit.approval_{decision}d", "credit_approval", approval.id,
+    past = {"approve": "approved", "reject": "rejected"}[decision]
+    context.audit(f"credit.approval_{past}", "credit_approval", approval.id,
                   after={"kind": approval.kind, "step": approval.step, "role": role, "meeting": meeting,
                          "reason": reason})
 

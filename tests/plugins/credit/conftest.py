@@ -80,7 +80,8 @@ class CreditCrm:
 
     def cli(self, login="admin", now=None):
         """A :class:`kehu.testing.KehuCli` acting as ``login`` at ``now``."""
-        return KehuCli(self.app, workspace="acme", user=login, now=instant(now).isoformat())
+        now = instant(now)
+        return KehuCli(self.app, workspace="acme", user=login, now=now if isinstance(now, str) else now.isoformat())
 
     def workspace_row(self, name="acme"):
         return Workspace.get(Workspace.name == name)

@@ -62,3 +62,34 @@ def kehu_before_delete(context, entity, records):
             if r["id"] in owing else None for r in records]
 
 
+
+
+@hookimpl
+def kehu_populate_demo(context, customers, say):
+    """Demo: a customer graded B in the yearly review, a credit sale, an over-limit sale approved by the gm,
+    a partial payment and the late fee on what is overdue."""
+    import datetime as dt
+
+    from kehu.plugins.credit import ledger
+
+    def as_(login):
+        return context.app.workspace(context.workspace.name, user=login, now=context.clock)
+
+    hz = customers["hz"]
+    today = ledger.today(context)
+    as_("wu").credit.strategic(hz, "important")
+    as_("qian").credit.set_grade(hz, "B", reason="年度信用评审 (yearly review)")
+    li = as_("li")
+    li.credit.ship(hz, "800000", received_on=(today - dt.timedelta(days=70)).isoformat())
+    check = li.credit.check(hz, "450000")
+    request = li.credit.request(hz, "450000")
+    for login in request["chain"]:
+        as_({"vp": "wang", "gm": "zhang", "gm_office": "zhang"}[login]).credit.approve(
+            request["id"], meeting="总经理办公会 demo" if login == "gm_office" else None)
+    li.credit.ship(hz, "450000", received_on=today.isoformat(), request=request["id"])
+    as_("qian").credit.pay(hz, "300000", on=today.isoformat())
+    fees = as_("qian").credit.late_fees(hz)
+    say(f"credit: customer {hz} graded B in the yearly review (limit 1,000,000 yuan, 50 days); li shipped "
+        f"800,000 on credit 70 days ago, then 450,000 more — {check['over_pct']}% over the limit, so "
+        f"{' → '.join(check['approvers'])} approved request {request['id']} first; finance booked a 300,000 "
+        f"payment today; late fees so far: {fees['total']} yuan (0.02% a day on the overdue amount).")

@@ -448,8 +448,7 @@ def _scored(context, policy, lo, hi, today, since):
     if since is not None:
         done = CreditGrading.alias("done")
         wanted.append(~fn.EXISTS(done.select(Value(1)).where(
-            done.workspace == context.workspace, done.customer == Customer.id, done.kind == COMPUTED,
-            done.at >= since)))
+            done.workspace == context.workspace, done.customer == Customer.id, done.at >= since)))
     return (Customer.select(
         Customer.workspace.alias("workspace_id"), Customer.id.alias("customer_id"), sales.alias("sales"),
         collected.alias("collected"), open_fen.alias("open_fen"), level.alias("strategic"),
@@ -575,7 +574,8 @@ def regrade(context, since=None):
     """Grade every customer of the workspace from its recorded data (vp, gm, finance, admin or the system).
 
     Set-based, a batch of customers per transaction, each announced after its commit. With ``since`` (an
-    instant, or a date = its local midnight) a customer already graded (computed) since then is skipped: a run
+    instant, or a date = its local midnight) a customer already graded since then is skipped — computed, or
+    decided in the review meeting, which a later computation must not silently overrule: a run
     that stopped half-way is finished by running again with ``since`` = its day, without grading anyone twice
     (the yearly job always passes the start of the year). Without it, everyone is graded afresh.
     Returns ``{"graded": N, "grades": {"A": n, "B": n, "C": n}}``.

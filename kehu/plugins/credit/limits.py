@@ -338,7 +338,7 @@ def _allocate(context, payment, receivable, amount, paid_on):
 
 def receivable_view(receivable):
     return {"id": receivable.id, "customer": receivable.customer_id, "amount": str(receivable.amount),
-            "paid": str(receivable.paid), "received_on": receivable.received_on.isoformat(),
+            "paid": str(money(receivable.paid)), "received_on": receivable.received_on.isoformat(),
             "due_on": receivable.due_on.isoformat(), "status": receivable.status, "cash": receivable.cash,
             "request": receivable.approval_id, "note": receivable.note,
             "closed_on": receivable.closed_on.isoformat() if receivable.closed_on else None}
@@ -521,7 +521,7 @@ def list_write_offs(context):
     rows = []
     for row in query.objects():
         rows.append({"receivable": row.id, "customer": row.customer_id, "customer_name": row.customer_name,
-                     "amount": str(row.amount), "paid": str(row.paid),
+                     "amount": str(money(row.amount)), "paid": str(money(row.paid)),
                      "written_off": str(row.amount - row.paid), "reason": (row.details or {}).get("reason"),
                      "approval": row.approval_id_, "approved_at": _iso(row.approved_at),
                      "written_off_at": _iso(row.written_off_at)})

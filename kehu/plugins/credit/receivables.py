@@ -560,7 +560,7 @@ def notify_overdue(context):
     """
     on = today(context)
     query = (Receivable.select(Receivable.id, Customer.owner, Customer.name, Receivable.due_on,
-                               Receivable.amount - Receivable.paid)
+                               Receivable.amount, Receivable.paid)
              .join(Customer, on=(Receivable.customer == Customer.id))
              .where(Receivable.workspace == context.workspace, Receivable.status == OPEN,
                     Receivable.due_on < on, Receivable.overdue_notified_at.is_null()))
@@ -571,9 +571,10 @@ def notify_overdue(context):
     if due:
         Receivable.update(overdue_notified_at=context.now).where(
             Receivable.id.in_([row[0] for row in due])).execute()
-    notices = [Notice(owner, "credit_overdue", f"receivable {rid} of {name} ({yuan(fen)} yuan unpaid) is "
-                      f"overdue since {due_on}", f"credit_receivable:{rid}")
-               for rid, owner, name, due_on, fen in due if owner is not None]
+    # amount and paid come back as Decimal yuan (MoneyField converts them).
+    notices = [Notice(owner, "credit_overdue", f"receivable {rid} of {name} ({money(amount - paid)} yuan "
+                      f"unpaid) is overdue since {due_on}", f"credit_receivable:{rid}")
+               for rid, owner, name, due_on, amount, paid in due if owner is not None]
     context.notify(notices)
     return {"overdue": len(due), "notified": len(notices)}
 

@@ -36,7 +36,10 @@ def test_demo_builds_a_new_database_and_prints_a_tour(tmp_path, clean_env):
     assert listed.returncode == 0, listed.stderr
     assert {c["owner"] for c in json.loads(listed.stdout)} == {"li"}
     inbox = json.loads(run(tmp_path, "--json", "-w", "demo", "--as", "li", "inbox").stdout)
-    assert [n["kind"] for n in inbox] == ["task_due"]
+    # The task reminder, and what the credit plugin's part of the tour told li (approval, over limit, overdue).
+    assert sorted(n["kind"] for n in inbox) == ["credit_approval", "credit_over_limit", "credit_overdue",
+                                               "task_due"]
+    assert "credit: customer" in out and "late fees so far: 3200.00 yuan" in out
 
 
 def test_demo_never_touches_an_existing_database_without_force(tmp_path, clean_env):

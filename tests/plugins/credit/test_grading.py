@@ -448,3 +448,14 @@ def test_money_stays_decimal(crm):
     result = crm.as_("finance").credit.grade(crm.customer("big"))
     assert result["inputs"]["sales"] == "0.01" and result["inputs"]["receivables"] == "0.01"
     assert isinstance(grading.grade_in_force(crm.as_("li").context, crm.customer("big"))[1], Decimal)
+
+
+def test_the_yearly_job_never_overrules_a_grade_decided_earlier_that_year(crm):
+    crm.as_("finance").credit.set_grade(crm.customer("big"), "A", reason="yearly review meeting")
+    later = T0 + dt.timedelta(days=30)
+    done = grading.regrade_job(crm.as_(None, later).context)
+    assert done["graded"] == 3  # everyone but big
+    assert grading.grade_in_force(crm.as_("li", later).context, crm.customer("big"))[0] == "A"
+    # The next year's job grades big afresh.
+    next_year = dt.datetime(2026, 1, 2, 10, tzinfo=SHANGHAI)
+    assert grading.regrade_job(crm.as_(None, next_year).context)["graded"] == 4

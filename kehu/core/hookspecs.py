@@ -242,3 +242,25 @@ def kehu_approval_decided(context, approval):
     """An approver decided a step of an approval chain (over-limit credit, write-off, settlement in goods,
     repayment agreement) and it was committed. ``approval`` is the approval as a dict: ``id``, ``kind``,
     ``status`` (``pending`` while later approvers remain, ``approved``, ``rejected``), ``chain``, ``step``."""
+
+
+# --- cross-plugin actions (DESIGN decision 4: run inside the asking plugin's transaction) -----------------
+
+
+@hookspec
+def kehu_return_lead_to_pool(context, lead_id, reason):
+    """Return lead ``lead_id`` to its pool as part of another plugin's operation (a call disposition).
+
+    The plugin owning leads answers with a dict describing what it did (``{"lead", "state", ...}``) or raises a
+    kehu error; no answer at all (``[]`` from the relay) means no enabled plugin does it: the caller reports
+    ``skipped: plugin_disabled`` and carries on. Runs inside the caller's transaction.
+    """
+
+
+@hookspec
+def kehu_request_survey(context, customer_id, form, after):
+    """Send survey ``form`` to customer ``customer_id`` (``after``: the record that prompted it, e.g.
+    ``activity:12``) as part of another plugin's operation. The survey plugin answers with a dict (the
+    response slot, with its token); no answer means no enabled plugin sends surveys (``skipped:
+    plugin_disabled``). Runs inside the caller's transaction.
+    """

@@ -118,3 +118,19 @@ def kehu_assignment_strategies(register):
 
     for name, function in strategies.BUILTIN_STRATEGIES.items():
         register(name, function)
+
+
+@hookimpl
+def kehu_return_lead_to_pool(context, lead_id, reason):
+    """Another plugin (the call center's "refused" disposition) returns a held lead to its pool, through
+    the state machine like every other move; a lead already in a pool is left there."""
+    from kehu.plugins.leads import machine
+
+    lead = Lead.get_or_none(Lead.workspace == context.workspace, Lead.id == lead_id)
+    if lead is None:
+        from kehu.errors import NotFound
+
+        raise NotFound(f"no lead {lead_id}")
+    moved = machine.move(context, [lead.id], IN_POOL, None, machine.RETURNED_BY_PLUGIN, (HELD,), note=reason)
+    return {"lead": lead.id, "state": IN_POOL if moved or lead.state == IN_POOL else lead.state,
+            "moved": bool(moved)}

@@ -22,8 +22,9 @@ ADDED, IMPORTED, CLAIMED, ASSIGNED, TRANSFERRED = "added", "imported", "claimed"
 RELEASED, RECYCLED_UNCONVERTED, RECYCLED_NO_FOLLOWUP = "released", "recycled_unconverted", "recycled_no_followup"
 CONVERTED_REASON, HANDOVER, DEACTIVATED = "converted", "handover", "holder_deactivated"
 CUSTOMER_RETURNED = "customer_returned"
+RETURNED_BY_PLUGIN = "returned"  # by another plugin's operation, e.g. a call disposition
 # Moves after which the previous holder waits out the pool's cooldown before claiming the lead again.
-COOLDOWN_REASONS = (RELEASED, RECYCLED_UNCONVERTED, RECYCLED_NO_FOLLOWUP)
+COOLDOWN_REASONS = (RELEASED, RECYCLED_UNCONVERTED, RECYCLED_NO_FOLLOWUP, RETURNED_BY_PLUGIN)
 
 ALLOWED = {
     IN_POOL: {HELD},

@@ -1,0 +1,8 @@
+"""(being written)"""
+
+SERVICES = {}
+JOBS = []
+
+
+def check_sources(context, entity, records, origin):
+    return None

@@ -1,0 +1,4 @@
+"""(being written)"""
+
+CALLS_COMMANDS = []
+VISITS_COMMANDS = []

@@ -25,6 +25,7 @@ from kehu.cli import make_cli
 from kehu.core.console import emit, pass_context
 from kehu.core.plugins import make_plugin_manager
 from kehu.errors import Vetoed
+from kehu.testing import without_source_rule
 
 UTC = dt.timezone.utc
 KEHU_ENV = ("KEHU_DB", "KEHU_WORKSPACE", "KEHU_USER", "KEHU_DEBUG")
@@ -149,6 +150,12 @@ def k(kehu_db_url):
     runner = Kehu(kehu_db_url)
     runner.ok("workspace", "create", "acme", "--admin", "boss", "--timezone", "Asia/Shanghai")
     runner.workspace = "acme"
+    # Core's commands are under test here; the call center's source rule for reps is tested with its plugin.
+    app = kehu.connect(kehu_db_url)
+    try:
+        without_source_rule(app.workspace("acme", user="boss"))
+    finally:
+        app.close()
     return runner
 
 

@@ -73,7 +73,8 @@ def require_manager(context, doing):
         raise PermissionDenied(f"only a manager or above may {doing}")
 
 
-def _subtree(unit_path):
+def subtree(unit_path):
+    """The org units at ``unit_path`` and below it (an exact, case-sensitive prefix)."""
     # Not ``startswith``: that is ILIKE/LIKE, case-insensitive, and paths differing in case are other units.
     prefix = unit_path + "/"
     return (OrgUnit.path == unit_path) | (fn.SUBSTR(OrgUnit.path, 1, len(prefix)) == prefix)
@@ -90,7 +91,7 @@ def users_in_scope(context):
         return (
             User.select(User.id)
             .join(OrgUnit)
-            .where((User.workspace == context.workspace) & _subtree(unit.path))
+            .where((User.workspace == context.workspace) & subtree(unit.path))
             | User.select(User.id).where(User.id == user.id)
         )
     return User.select(User.id).where(User.id == user.id)
@@ -121,3 +122,23 @@ def require_record(context, permission, owner_id, label):
     require(context, permission, f"{permission} {label}")
     if not owner_in_scope(context, owner_id):
         raise PermissionDenied(f"{label} is outside the data scope of {context.user.login}")
+
+
+def access_granted(context, entity, record_id):
+    """Whether an enabled plugin grants the acting user working access to a record outside their data scope
+    (``kehu_access_granted``: a phone claim lets a rep call a customer nobody owns). Grants only widen
+    access for a reason a plugin names; every answer is asked, none can narrow another's."""
+    if context.user is None:
+        return True
+    return any(context.hooks.kehu_access_granted(context=context, entity=entity, record_id=record_id))
+
+
+def require_customer(context, permission, customer):
+    """``require_record`` for a customer row, also allowing what a plugin grants (view only: seeing it and
+    logging activities on it, never editing or deleting it)."""
+    require(context, permission, f"{permission} customer {customer.id}")
+    if owner_in_scope(context, customer.owner_id):
+        return
+    if permission == "view" and access_granted(context, "customer", customer.id):
+        return
+    raise PermissionDenied(f"customer {customer.id} is outside the data scope of {context.user.login}")

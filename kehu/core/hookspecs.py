@@ -189,6 +189,17 @@ def kehu_user_deactivated(context, user, handover):
     """
 
 
+@hookspec
+def kehu_access_granted(context, entity, record_id):
+    """Grant the acting user working access (view, log activities) to record ``record_id`` of ``entity``
+    outside their data scope: return ``True`` to grant, ``None``/``False`` to say nothing.
+
+    For rights a plugin hands out for a reason, e.g. a phone claim lets a rep call a customer nobody owns.
+    Every implementation is asked and any grant counts (never ``firstresult``); a grant never allows editing
+    or deleting — those stay with the owner's scope.
+    """
+
+
 # --- delivery ------------------------------------------------------------------------------------------
 
 

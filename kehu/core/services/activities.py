@@ -23,7 +23,7 @@ def log_activities(context, records, origin="manual"):
         data = load(ActivityInput(), raw)
         if data["customer"] is not None:
             customer = customer_by_id(context, data["customer"])
-            access.require_record(context, "view", customer.owner_id, f"customer {customer.id}")
+            access.require_customer(context, "view", customer)
             data["customer"] = customer.id
         data["due_at"] = parse_instant(data.pop("due"), context.tz, "due") if data["due"] else None
         data["done_at"] = parse_instant(data.pop("done"), context.tz, "done") if data["done"] else None

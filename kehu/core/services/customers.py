@@ -150,7 +150,7 @@ def create_customer(context, origin="manual", **fields):
 
 def _visible(context, customer_id, permission="view"):
     customer = customer_by_id(context, customer_id)
-    access.require_record(context, permission, customer.owner_id, f"customer {customer.id}")
+    access.require_customer(context, permission, customer)
     return customer
 
 

@@ -34,7 +34,7 @@ def reps_query(context, unit=None, rep=None):
         query = query.where(User.id.in_(scope))
     if unit:
         path = unit_by_path(context, unit).path
-        query = query.join(OrgUnit).where((OrgUnit.path == path) | OrgUnit.path.startswith(path + "/"))
+        query = query.join(OrgUnit).where(access.subtree(path))  # exact prefix, not LIKE (see access)
     if rep:
         query = query.where(User.id == user_by_login(context, rep, active_only=False).id)
     return query

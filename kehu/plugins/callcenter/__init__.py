@@ -66,3 +66,14 @@ def kehu_before_create(context, entity, records, origin):
     from kehu.plugins.callcenter import calls
 
     return calls.check_sources(context, entity, records, origin)
+
+
+@hookimpl
+def kehu_access_granted(context, entity, record_id):
+    """A rep who claimed a customer's number may see it and log calls and visits on it while the claim is
+    open (a claim is a right to call, not ownership)."""
+    if entity != "customer":
+        return None
+    from kehu.plugins.callcenter import phones
+
+    return phones.holds_claim(context, record_id) or None

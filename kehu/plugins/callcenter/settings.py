@@ -77,6 +77,10 @@ DEFAULT_SETTINGS = {
     # §2.5: mandatory on manual entry; records created by import or the system without one get 系统客户.
     "sources": ["个人搜索-公共资源", "个人搜索-个人人脉", "老客户介绍", "公司资源", "CSC网单", SYSTEM_SOURCE],
     "default_source": SYSTEM_SOURCE,
+    # Who must choose a source from the picklist when entering a customer or lead by hand (the issue: "a rep
+    # entering a customer or lead by hand must choose one"); [] turns the rule off. Others may leave it empty
+    # or use a source outside the picklist (an import mapping, a pack's campaign name).
+    "source_required_for_roles": ["rep"],
     # The right panel: talk tracks by need and awareness category, and answers to common questions.
     "scripts": {
         "need": {
@@ -160,6 +164,8 @@ class SettingsSchema(Schema):
     sources = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
                           validate=validate.Length(min=1))
     default_source = fields.String(required=True)
+    source_required_for_roles = fields.List(fields.String(validate=validate.Length(min=1, max=50)),
+                                            required=True)
     scripts = fields.Dict(keys=fields.String(validate=validate.OneOf(("need", "awareness"))),
                           values=fields.Dict(keys=fields.String(), values=fields.String()), required=True)
     objections = fields.List(fields.Nested(_Objection), required=True)

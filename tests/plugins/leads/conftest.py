@@ -33,6 +33,7 @@ import pytest
 
 from kehu.core.models import Event, Notification, User, Workspace
 from kehu.plugins.leads.models import Lead, LeadTransition, Pool
+from kehu.testing import without_source_rule
 
 TZ = "Asia/Shanghai"
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -202,6 +203,7 @@ class LeadsCrm:
 def build_leads_crm(app):
     app.create_workspace("acme", "admin", timezone=TZ, now=T0)
     admin = app.workspace("acme", user="admin", now=T0)
+    without_source_rule(admin)  # the pool rules are under test here, not the call center's
     for path in UNITS:
         admin.org.add(path)
     for login, (role, unit) in USERS.items():

@@ -275,3 +275,13 @@ def kehu_request_survey(context, customer_id, form, after):
     response slot, with its token); no answer means no enabled plugin sends surveys (``skipped:
     plugin_disabled``). Runs inside the caller's transaction.
     """
+
+
+@hookspec
+def kehu_customer_scores(context, customer_ids):
+    """Satisfaction figures of customers, for plugins that grade them (credit, customer value).
+
+    Return ``{customer_id: {"nps": int | None, "csat": Decimal | None, "responses": int}}`` for the customers
+    you know (the survey plugin answers from answered surveys), or ``None``. Every answer is collected; where
+    no enabled plugin answers, callers get no scores (``[]``) and grade without them.
+    """

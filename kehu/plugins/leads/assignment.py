@@ -36,7 +36,7 @@ NO_RULE = "no rule matches"
 TEAM_KEY_LENGTH = 500  # RoundRobinCursor.team_key
 
 
-from kehu.plugins.leads.strategies import Candidate, Cursor, LeadInfo, Options, PoolInfo, Route, RuleInfo, _subtree
+from kehu.plugins.leads.strategies import Candidate, Cursor, LeadInfo, Options, PoolInfo, Route, RuleInfo
 
 
 # --- the service ---------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ class _Run:
         units = None
         if team and (team_given or not targets):
             units = dict(OrgUnit.select(OrgUnit.id, OrgUnit.path).where(
-                OrgUnit.workspace == context.workspace, _subtree(team)).tuples())
+                OrgUnit.workspace == context.workspace, access.subtree(team)).tuples())
             query = query.where(User.unit.in_(list(units)))
         if self.scope is not None:
             query = query.where(User.id.in_(self.scope))

@@ -56,14 +56,9 @@ who has reached ``max_held``, or one deactivated meanwhile never receives the le
 import heapq
 
 import attrs
-from peewee import fn
 
+from kehu.core.access import subtree
 from kehu.core.models import OrgUnit
-
-
-def _subtree(path):
-    prefix = path + "/"
-    return (OrgUnit.path == path) | (fn.SUBSTR(OrgUnit.path, 1, len(prefix)) == prefix)
 
 
 # --- what strategies see ---------------------------------------------------------------------------------
@@ -283,7 +278,7 @@ def _region_team(context, region, options, cache):
     else:
         query = OrgUnit.select(OrgUnit.path).where(OrgUnit.workspace == context.workspace, OrgUnit.name == region)
         if options.team:
-            query = query.where(_subtree(options.team))
+            query = query.where(subtree(options.team))
         paths = sorted((p for (p,) in query.tuples()), key=lambda p: (p.count("/"), p))
         if paths:
             found = (paths[0], "org unit")

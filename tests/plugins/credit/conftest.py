@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import pytest
 
-from kehu.core.models import Customer, Event, Notification, User, Workspace
+from kehu.core.models import Event, Notification, User, Workspace
 from kehu.testing import KehuCli
 
 TZ = "Asia/Shanghai"

@@ -1,0 +1,3 @@
+"""(being written)"""
+
+COMPLAINTS_COMMANDS = []

@@ -8,6 +8,7 @@ A disposition that returns a lead to its pool or sends a survey asks the plugin 
 action hook (``kehu_return_lead_to_pool``, ``kehu_request_survey``), never around it.
 """
 
+import datetime as dt
 from pathlib import Path
 
 from kehu import hookimpl
@@ -77,3 +78,18 @@ def kehu_access_granted(context, entity, record_id):
     from kehu.plugins.callcenter import phones
 
     return phones.holds_claim(context, record_id) or None
+
+
+@hookimpl
+def kehu_populate_demo(context, customers, say):
+    """Demo: rep li calls a customer (annotations, a need category, a callback) and visits it."""
+    li = context.app.workspace(context.workspace.name, user="li", now=context.clock)
+    tea = customers["tea"]
+    call = li.calls.log(tea, 2, annotations={"outlook": "计划扩大线上销售", "targets": "江浙沪茶叶批发商",
+                                             "competition": "同城三家竞争, 自有茶园是优势"},
+                        need_category="获客引流", disposition="visit_booked", notes="约下周上门演示",
+                        callback=(context.now + dt.timedelta(days=7)).isoformat())
+    visit = li.visits.log(tea, result="met", purpose="演示推广方案", contact="王总")
+    say(f"callcenter: li logged call {call['call']} on customer {tea} (stage {call['intent']}: {call['stage']}; "
+        f"talk track: {call['talk_track'][-1]}), booked a visit and logged it (visit {visit['visit']}, linked "
+        f"to calls {visit['calls']}).")

@@ -7,10 +7,10 @@ scripts and objections, the phone-claim bounds and the new/old rule are data: a 
 ship their own. Code reads the document through :func:`settings_for` only.
 """
 
-import copy
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from kehu.core.documents import merge_documents as merge
 from kehu.errors import Invalid
 
 ANNOTATION_KEYS = ("outlook", "targets", "competition", "awareness")
@@ -179,17 +179,6 @@ class SettingsSchema(Schema):
             raise ValidationError("each intent stage is listed once", "intent_stages")
         if data["default_source"] not in data["sources"]:
             raise ValidationError("the default source must be one of the sources", "default_source")
-
-
-def merge(base, override):
-    """``base`` with ``override`` laid over it: objects merge key by key, anything else is replaced."""
-    result = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 def load_settings(document):

@@ -6,12 +6,12 @@ a decimal string; code reads the document only through :class:`Policy`, whose nu
 ``int`` — never floats (a weighted score of 6/2/8/2 must be exactly 5.00, DOMAIN.md E11).
 """
 
-import copy
 from decimal import Decimal, InvalidOperation
 
 import attrs
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from kehu.core.documents import merge_documents as merge
 from kehu.errors import Invalid
 
 CRITERIA = ("sales", "collection", "receivables", "strategic")
@@ -247,17 +247,6 @@ class Policy:
             if hundredths >= threshold * 100:
                 return grade
         return self.lowest_grade
-
-
-def merge(base, override):
-    """``base`` with ``override`` laid over it: objects merge key by key, anything else is replaced."""
-    result = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 def load_policy(document):

@@ -278,6 +278,12 @@ def kehu_request_survey(context, customer_id, form, after):
 
 
 @hookspec
+def kehu_survey_answered(context, responses):
+    """Surveys were answered and committed: ``responses`` are dicts with ``customer``, ``form``, ``answers``
+    and the figures (``nps``, ``csat_points``, ``csat_max``, ``expectation``, ``perception``)."""
+
+
+@hookspec
 def kehu_customer_scores(context, customer_ids):
     """Satisfaction figures of customers, for plugins that grade them (credit, customer value).
 

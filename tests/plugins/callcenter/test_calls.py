@@ -170,8 +170,15 @@ def test_a_booked_visit_and_a_deal(crm):
     assert (task(booked).subject, task(booked).due_at) == ("visit 杭州西湖茶叶有限公司",
                                                            dt.datetime(2025, 3, 6, 6, tzinfo=dt.timezone.utc))
     deal = li.calls.log(tea, 4, disposition="deal", notes="signed")
-    assert deal["next"] == {"action": "send_survey", "form": "nps", "skipped": "plugin_disabled"}
+    # The survey plugin sends the nps form, in the call's transaction.
+    assert (deal["next"]["action"], deal["next"]["form"]) == ("send_survey", "nps")
+    assert deal["next"]["survey"]["token"] and deal["next"]["survey"]["after"] == f"activity:{deal['activity']}"
     assert CallLog.get_by_id(deal["call"]).disposition == "deal"
+    # Where the survey plugin is disabled, the call is still stored and the action says so.
+    crm.as_("admin").plugins.disable("survey")
+    again = crm.as_("li").calls.log(tea, 4, disposition="deal", notes="second contract")  # a fresh handle
+    assert again["next"] == {"action": "send_survey", "form": "nps", "skipped": "plugin_disabled"}
+    assert CallLog.get_by_id(again["call"]).disposition == "deal"
 
 
 def test_an_invalid_number_is_marked(crm):

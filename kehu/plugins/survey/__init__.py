@@ -61,3 +61,23 @@ def kehu_customer_scores(context, customer_ids):
     from kehu.plugins.survey import scores
 
     return scores.customer_scores(context, customer_ids)
+
+
+@hookimpl
+def kehu_populate_demo(context, customers, say):
+    """Demo: an NPS survey sent to a customer and answered low (the follow-up loop starts), and a complaint
+    dispatched, resolved and revisited."""
+    def as_(login):
+        return context.app.workspace(context.workspace.name, user=login, now=context.clock)
+
+    nj = customers["nj"]
+    token = as_("chen").survey.send("nps", nj)["token"]
+    answered = as_(None).survey.answer(token, {"score": 5, "reason": "送货总是延迟"})
+    complaint = as_("chen").complaints.open(nj, subject="送货延迟三天")
+    as_("zhou").complaints.dispatch(complaint["id"], to="chen")
+    as_("chen").complaints.resolve(complaint["id"], resolution="改用本地仓发货", opinion="已调整物流, 下周起次日达")
+    as_("chen").complaints.revisit(complaint["id"], notes="客户确认已改善")
+    say(f"survey: customer {nj} answered an NPS survey with 5 (a detractor): "
+        f"{'a follow-up task for its owner and a note to the manager' if answered['follow_up'] else 'no follow-up'}"
+        f"; complaint {complaint['id']} was dispatched, resolved and revisited — the satisfaction survey goes "
+        f"out on the next tick.")

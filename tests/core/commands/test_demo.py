@@ -41,6 +41,7 @@ def test_demo_builds_a_new_database_and_prints_a_tour(tmp_path, clean_env):
                                                "task_due"]
     assert "credit: customer" in out and "late fees so far: 3200.00 yuan" in out
     assert "callcenter: li logged call 1" in out and "linked to calls [1]" in out
+    assert "survey: customer" in out and "a follow-up task for its owner" in out
 
 
 def test_demo_never_touches_an_existing_database_without_force(tmp_path, clean_env):

@@ -49,7 +49,7 @@ class CallLog(TenantModel):
         table_name = "callcenter_call"
         indexes = ((("workspace", "intent"), False), (("workspace", "rep", "at"), False),
                    (("workspace", "customer", "at"), False), (("workspace", "lead_id", "at"), False),
-                   (("workspace", "at"), False))
+                   (("workspace", "at"), False), (("workspace", "disposition", "at"), False))
 
 
 class VisitLog(TenantModel):

@@ -22,6 +22,7 @@ def up(migrator, db):
         migrator.add_index("callcenter_call", ("workspace_id", "customer_id", "at"), False),
         migrator.add_index("callcenter_call", ("workspace_id", "lead_id", "at"), False),
         migrator.add_index("callcenter_call", ("workspace_id", "at"), False),
+        migrator.add_index("callcenter_call", ("workspace_id", "disposition", "at"), False),
     )
     db.create_tables(NEW_IN_0002, safe=True)
 

@@ -1,8 +1,8 @@
 """A database from before the call-center tables: migration 0002 adds the call columns and the new tables."""
 
-import pytest
 from playhouse.schema_diff import diff_models
 
+import kehu
 from kehu.plugins.callcenter.models import NEW_IN_0002, CallLog
 
 # The baseline's call table (as 0001 created it), kept as literal DDL: the model has moved on since.
@@ -13,9 +13,8 @@ BASELINE_CALL_TABLE = (
     '"awareness_category" VARCHAR(100), "disposition" VARCHAR(50), "callback_at" DATETIME)')
 
 
-def test_an_older_database_is_migrated_to_the_current_models(kehu_app, kehu_backend):
-    if kehu_backend != "sqlite":
-        pytest.skip("the baseline DDL above is SQLite's")
+def test_an_older_database_is_migrated_to_the_current_models(kehu_sqlite_url):
+    kehu_app = kehu.connect(kehu_sqlite_url)  # SQLite only: the baseline DDL above is SQLite's
     db = kehu_app.db
     db.drop_tables([*reversed(NEW_IN_0002), CallLog])
     db.execute_sql(BASELINE_CALL_TABLE)
@@ -26,5 +25,8 @@ def test_an_older_database_is_migrated_to_the_current_models(kehu_app, kehu_back
 
     done = {row["plugin"]: row["applied"] for row in kehu_app.upgrade()}
 
-    assert done["callcenter"] == ["0002_calls_visits_phones_targets"]
-    assert str(diff_models(db, [CallLog, *NEW_IN_0002])) == ""
+    try:
+        assert done["callcenter"] == ["0002_calls_visits_phones_targets"]
+        assert str(diff_models(db, [CallLog, *NEW_IN_0002])) == ""
+    finally:
+        kehu_app.close()

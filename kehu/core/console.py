@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import click
 
@@ -187,3 +188,19 @@ def debug_tracebacks():
 
 def kehu_error_exit(json_mode, exc: KehuError):
     report_error(json_mode, exc.message, exc.code)
+
+
+def read_json_file(file, what):
+    """The JSON document in ``file`` (UTF-8, a BOM allowed) for a command option, or ``invalid`` saying what is
+    wrong with it — never a traceback for a missing, binary or malformed file."""
+    try:
+        text = Path(file).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise Invalid(f"cannot read {what} file {file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise Invalid(f"the {what} file {file} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"the {what} file is not JSON: {file} is not valid JSON ({exc.msg}, line {exc.lineno})") \
+            from None

@@ -33,7 +33,6 @@ Decisions (where the issue leaves room):
 
 import copy
 import datetime as dt
-import json
 import re
 
 import attrs
@@ -42,6 +41,7 @@ from peewee import JOIN, Case, Select, fn
 
 from kehu.core import access
 from kehu.core.context import service
+from kehu.core.documents import parse_document, store_override
 from kehu.core.db import to_utc
 from kehu.core.models import User
 from kehu.core.schemas import StrictSchema, Text, load
@@ -467,24 +467,9 @@ def set_settings(context, document):
     defaults). gm and admin only (the ``admin`` permission); the merged document is validated whole and
     nothing is stored when it is invalid. Audited with the override before and after."""
     access.require(context, "admin", "change the call-center settings")
-    if isinstance(document, (str, bytes)):
-        try:
-            document = json.loads(document)
-        except ValueError as exc:
-            raise Invalid(f"the settings file is not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise Invalid("call-center settings are a JSON object")
+    document = parse_document(document, "settings")
     merged = cc_settings.load_settings(cc_settings.merge(cc_settings.DEFAULT_SETTINGS, document))
-    row = CallcenterSettings.get_or_none(CallcenterSettings.workspace == context.workspace)
-    before = row.document if row is not None else None
-    if row is None:
-        CallcenterSettings.create(workspace=context.workspace, document=document, updated_by=context.user,
-                                  updated_at=context.now)
-    else:
-        row.document, row.updated_by, row.updated_at = document, context.user, context.now
-        row.save()
-    context.audit("callcenter.settings_set", "callcenter_settings", context.workspace.id, before=before,
-                  after=document)
+    store_override(context, CallcenterSettings, document, "callcenter.settings_set")
     return merged
 
 

@@ -4,12 +4,10 @@ Option values (the intent, a month, a time, a disposition) are validated by the 
 ``invalid`` (exit 1), never a click type's exit 2.
 """
 
-from pathlib import Path
 
 import click
 
-from kehu.core.console import emit, list_options, pass_context
-from kehu.errors import Invalid
+from kehu.core.console import emit, list_options, pass_context, read_json_file
 from kehu.plugins.callcenter import calls, visits
 
 HISTORY_COLUMNS = ["call", "at", "rep", "move", "disposition", "need_category", "awareness_category",
@@ -126,11 +124,7 @@ def calls_settings_show(context):
 @pass_context
 def calls_settings_set(context, file):
     """Override the settings with FILE.json (objects merge key by key; gm and admin)."""
-    try:
-        text = Path(file).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise Invalid(f"cannot read {file}: {exc.strerror}") from None
-    emit(calls.set_settings(context, text))
+    emit(calls.set_settings(context, read_json_file(file, "settings")))
 
 
 @click.command("log")

@@ -1,12 +1,10 @@
 """``kehu credit ...``: the group, the policy and approval commands; each concern adds its own commands
 (:mod:`.grading_commands`, :mod:`.limits_commands`, :mod:`.receivables_commands`)."""
 
-from pathlib import Path
 
 import click
 
-from kehu.core.console import emit, pass_context
-from kehu.errors import Invalid
+from kehu.core.console import emit, pass_context, read_json_file
 from kehu.plugins.credit import approvals, services
 from kehu.plugins.credit.grading_commands import COMMANDS as GRADING
 from kehu.plugins.credit.limits_commands import COMMANDS as LIMITS
@@ -37,11 +35,7 @@ def policy_show(context):
 @pass_context
 def policy_set(context, file):
     """Override the policy with FILE.json (parts left out keep the defaults)."""
-    try:
-        text = Path(file).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise Invalid(f"cannot read {file}: {exc.strerror}") from None
-    emit(services.set_policy(context, text))
+    emit(services.set_policy(context, read_json_file(file, "policy")))
 
 
 @credit.command("approve")

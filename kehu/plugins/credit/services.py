@@ -1,10 +1,8 @@
 """Credit policy services: show the workspace's policy, replace its override."""
 
-import json
-
 from kehu.core import access
 from kehu.core.context import service
-from kehu.errors import Invalid
+from kehu.core.documents import parse_document, store_override
 from kehu.plugins.credit.models import CreditPolicy
 from kehu.plugins.credit.policy import DEFAULT_POLICY, load_policy, merge, policy_for
 
@@ -23,24 +21,10 @@ def set_policy(context, document):
     defaults). gm, finance and admin only; validated whole before anything is stored."""
     if context.user is not None and context.user.role not in POLICY_ROLES:
         access.require(context, "admin", "change the credit policy")
-    if isinstance(document, (str, bytes)):
-        try:
-            document = json.loads(document)
-        except ValueError as exc:
-            raise Invalid(f"the policy file is not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise Invalid("a credit policy is a JSON object")
+    document = parse_document(document, "policy")
     merged = merge(DEFAULT_POLICY, document)
     load_policy(merged)  # raises Invalid naming every problem; nothing is stored then
-    row = CreditPolicy.get_or_none(CreditPolicy.workspace == context.workspace)
-    before = row.document if row is not None else None
-    if row is None:
-        CreditPolicy.create(workspace=context.workspace, document=document, updated_by=context.user,
-                            updated_at=context.now)
-    else:
-        row.document, row.updated_by, row.updated_at = document, context.user, context.now
-        row.save()
-    context.audit("credit.policy_set", "credit_policy", context.workspace.id, before=before, after=document)
+    store_override(context, CreditPolicy, document, "credit.policy_set")
     return merged
 
 

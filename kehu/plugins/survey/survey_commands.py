@@ -5,31 +5,14 @@ Option values (``--by``, dates, the answers file) are validated by the services:
 services; JSON prints them as numbers (``30.0``, ``0.75``), the issue's "NPS as a number".
 """
 
-import json
 from decimal import Decimal
-from pathlib import Path
 
 import click
 
-from kehu.core.console import emit, pass_context
-from kehu.errors import Invalid
+from kehu.core.console import emit, pass_context, read_json_file
 from kehu.plugins.survey import forms, responses, scores
 
 FIGURES = ("responses", "nps", "promoters", "passives", "detractors", "csat", "c_ratio")
-
-
-def read_json(file, what):
-    """The JSON document in ``file`` (UTF-8, a BOM allowed), or ``invalid`` saying what is wrong."""
-    try:
-        text = Path(file).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise Invalid(f"cannot read {what} file {file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise Invalid(f"{what} file {file} is not UTF-8 text") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"{what} file {file} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
 
 
 def as_numbers(data):
@@ -92,7 +75,7 @@ def survey_form_show(context, key):
 @pass_context
 def survey_form_add(context, file):
     """Add a form from FILE.json (a default's key overrides it here; manager or above)."""
-    emit(forms.add_form(context, read_json(file, "form")), human=_form_text)
+    emit(forms.add_form(context, read_json_file(file, "form")), human=_form_text)
 
 
 @click.command("send")
@@ -113,7 +96,7 @@ def survey_send(context, form, customer, after):
 @pass_context
 def survey_answer(context, token, answers_file, by_rep):
     """Answer the survey behind TOKEN (once)."""
-    result = responses.answer(context, token, read_json(answers_file, "answers"), by_rep=by_rep)
+    result = responses.answer(context, token, read_json_file(answers_file, "answers"), by_rep=by_rep)
     emit(as_numbers(result), human=lambda r: f"survey response {r['response']} answered"
          + (f"; low score followed up (task {r['follow_up']['task']})" if r["follow_up"] else ""))
 

@@ -125,6 +125,8 @@ def test_policy_commands_show_and_set_from_a_file(crm, tmp_path):
     path.write_text("{not json", encoding="utf-8")
     assert "not JSON" in cli.fails("credit", "policy", "set", path)
     assert "cannot read" in cli.fails("credit", "policy", "set", tmp_path / "missing.json")
+    path.write_bytes(b"\xff\xfe\x00binary")
+    assert "not UTF-8" in cli.fails("credit", "policy", "set", path)
     assert cli.ok("credit", "policy", "show")["late_fee_per_day"] == "0.0003"  # the bad files changed nothing
 
 

@@ -30,16 +30,16 @@ from kehu.plugins.credit import ledger
 from kehu.plugins.credit.approvals import approval_for, approval_view, on_approved, open_approval
 from kehu.plugins.credit.grading import grade_in_force
 from kehu.plugins.credit.models import (
-    APPROVED, CREDIT, GOODS_SETTLEMENT, OPEN, PAID, PENDING, USED, WRITE_OFF, WRITTEN_OFF, Allocation, CreditApproval,
-    Payment, Receivable,
+    APPROVED, CREDIT, GOODS_SETTLEMENT, OPEN, PENDING, USED, WRITE_OFF, WRITTEN_OFF, CreditApproval, Receivable,
 )
 from kehu.plugins.credit.policy import policy_for
+from kehu.plugins.credit.receivables import record_payment
 from kehu.plugins.credit.scoring import parse_amount
 
 OK, APPROVAL_REQUIRED, DENIED = "ok", "approval_required", "denied"
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
-# Payment kinds written here (the pay service owns the others).
+# Payment kinds of sales settled at once and of goods accepted (recorded through receivables.record_payment).
 CASH_SALE_PAYMENT, GOODS_PAYMENT = "cash_sale", "goods"
 
 
@@ -314,28 +314,6 @@ def _use(context, approval):
                   after={"status": USED})
 
 
-def _settle_at_once(context, receivable, paid_on, kind, note):
-    """Write a payment of ``kind`` that settles ``receivable`` whole on ``paid_on`` (Payment + Allocation).
-
-    Kept minimal on purpose: the pay service (:mod:`.receivables`) owns ordinary payments and their
-    oldest-first allocation; this settles one known receivable in the caller's transaction.
-    """
-    payment = Payment.create(workspace=context.workspace, customer=receivable.customer_id,
-                             amount=receivable.amount - receivable.paid, paid_on=paid_on, kind=kind, note=note,
-                             created_by=context.user, created_at=context.now)
-    _allocate(context, payment, receivable, payment.amount, paid_on)
-    return payment
-
-
-def _allocate(context, payment, receivable, amount, paid_on):
-    Allocation.create(workspace=context.workspace, payment=payment, receivable=receivable, amount=amount,
-                      paid_on=paid_on)
-    receivable.paid = receivable.paid + amount
-    if receivable.paid >= receivable.amount:
-        receivable.status, receivable.closed_on = PAID, paid_on
-    receivable.save(only=[Receivable.paid, Receivable.status, Receivable.closed_on])
-
-
 def receivable_view(receivable):
     return {"id": receivable.id, "customer": receivable.customer_id, "amount": str(receivable.amount),
             "paid": str(money(receivable.paid)), "received_on": receivable.received_on.isoformat(),
@@ -364,7 +342,9 @@ def ship(context, customer_id, amount, received_on, request=None, cash=False, no
             raise Invalid("a cash sale (--cash) needs no credit request")
         receivable = ledger.record_sale(context, policy, customer.id, data["amount"], data["received_on"],
                                         cash=True, note=data["note"])
-        _settle_at_once(context, receivable, data["received_on"], CASH_SALE_PAYMENT, "款到发货 cash before delivery")
+        record_payment(context, customer, data["amount"], data["received_on"], kind=CASH_SALE_PAYMENT,
+                       note="款到发货 cash before delivery", receivable=receivable)
+        receivable = Receivable.get_by_id(receivable.id)  # settled by the payment
         found = None
     else:
         approval = _credit_request(context, request, customer) if request is not None else None
@@ -494,11 +474,10 @@ def _settle_in_goods(context, approval):
     unpaid = receivable.amount - receivable.paid
     if approval.amount > unpaid:
         raise Conflict(f"receivable {receivable.id} has only {unpaid} unpaid now; reject approval {approval.id}")
-    on = ledger.today(context)
-    payment = Payment.create(workspace=context.workspace, customer=receivable.customer_id, amount=approval.amount,
-                             paid_on=on, kind=GOODS_PAYMENT, note=(approval.details or {}).get("asset"),
-                             created_by=context.user, created_at=context.now)
-    _allocate(context, payment, receivable, approval.amount, on)
+    payment, _ = record_payment(context, receivable.customer, approval.amount, ledger.today(context),
+                                kind=GOODS_PAYMENT, note=(approval.details or {}).get("asset"),
+                                receivable=receivable)
+    receivable = Receivable.get_by_id(receivable.id)
     context.audit("credit.settled_in_goods", "credit_receivable", receivable.id,
                   after={**receivable_view(receivable), "approval": approval.id, "payment": payment.id})
 

@@ -105,10 +105,11 @@ def _on_books(as_of):
 # --- payments ------------------------------------------------------------------------------------------------
 
 
-def record_payment(context, customer, amount, paid_on, kind="cash", note=None):
+def record_payment(context, customer, amount, paid_on, kind="cash", note=None, receivable=None):
     """Store a payment and apply it to the customer's open receivables, oldest due first, in the caller's
     transaction; returns ``(payment, allocations)``. Raises ``Invalid`` (nothing stored) when ``amount``
-    exceeds what was open on ``paid_on``.
+    exceeds what was open on ``paid_on``. ``receivable``: pay that one only (a cash sale settled at once,
+    goods accepted against one debt).
 
     Only goods received on or before ``paid_on`` are paid: money received before the goods is not a payment
     of them (and an allocation dated before its receivable would make the daily balance meaningless).
@@ -117,6 +118,8 @@ def record_payment(context, customer, amount, paid_on, kind="cash", note=None):
              .where(Receivable.workspace == context.workspace, Receivable.customer == customer.id,
                     Receivable.status == OPEN, Receivable.received_on <= paid_on)
              .order_by(Receivable.due_on, Receivable.received_on, Receivable.id))
+    if receivable is not None:
+        query = query.where(Receivable.id == receivable.id)
     if is_postgres():
         query = query.for_update()  # two payments of one customer must not both take the same balance
     receivables = list(query)
